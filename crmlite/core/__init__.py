@@ -1,0 +1,1 @@
+"""Domain logic. Functions take a SQLAlchemy session; nothing here imports flask."""

@@ -1,0 +1,1072 @@
+"""The import pipeline: upload, mapping, dry run, batched run with resume, report, undo.
+
+Any importer from the register_importers hook plugs in: an object with name, label,
+extensions and parse(stream, options) yielding contact drafts (the contacts.validate raw
+format plus "external_id" and "tags"). Importers of tables (CSV, XLSX) may also offer
+table(stream, options) -> (headers, rows) and sniff(sample) -> options; the pipeline then
+shows a column mapping and hands parse() options["mapping"].
+
+Each row's outcome: create; update (matched by external id, then e-mail, then phone; a
+later row of the same file that matches an earlier one updates it too); unchanged; or
+error with the reasons. A created contact whose name equals an existing contact's is
+flagged as a possible duplicate (created anyway, listed in the report).
+
+A run writes BATCH rows per transaction and records the last committed row on the Import,
+so a failure part-way leaves whole batches only and a re-run continues after them.
+"""
+
+import csv
+import io
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+from sqlalchemy import JSON, Date, DateTime, delete, select, update
+from sqlalchemy.orm import Session
+
+from ..models import (
+    Contact,
+    ContactEmail,
+    ContactHistory,
+    ContactPhone,
+    CustomField,
+    Import,
+    ImportItem,
+    ImportMapping,
+    SearchToken,
+    Tag,
+    User,
+    contact_tags,
+)
+from ..models.types import utcnow
+from . import contacts as contacts_core
+from . import history
+from . import tags as tags_core
+from .i18n import _
+from .import_mapping import auto_map, is_target
+from .search import MAX_TOKEN, contact_tokens
+from .text import fold
+
+BATCH = 1000
+PREVIEW_ROWS = 20
+SAMPLE_SIZE = 64 * 1024
+ACTIONS = ("create", "update", "unchanged", "error")
+
+
+class ImportProblem(ValueError):
+    """Why a file cannot be imported; nothing was written."""
+
+
+# --- importers ----------------------------------------------------------------------
+
+
+def importers(pm) -> dict[str, Any]:
+    """name -> importer, from every enabled plugin (the first one of a name wins)."""
+    found: dict[str, Any] = {}
+    for group in pm.hook.register_importers():
+        for importer in group or []:
+            found.setdefault(importer.name, importer)
+    return found
+
+
+def store_upload(folder: str | Path, stream: IO[bytes], max_bytes: int) -> tuple[str, int]:
+    """Copy an upload to folder in chunks; refuse it (and keep nothing) above max_bytes."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.upload"
+    size = 0
+    try:
+        with open(path, "wb") as out:
+            while chunk := stream.read(1024 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ImportProblem(
+                        _("The file is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024))
+                    )
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise ImportProblem(_("The file is empty."))
+    return str(path), size
+
+
+def custom_keys(session: Session) -> list[str]:
+    return list(session.scalars(select(CustomField.key).order_by(CustomField.position)))
+
+
+def create_import(
+    session: Session,
+    pm,
+    path: str,
+    filename: str,
+    user_id: int | None,
+    importer_name: str | None = None,
+    region: str = "RU",
+    overrides: dict[str, str] | None = None,
+    saved_mapping: dict[str, str] | None = None,
+) -> Import:
+    """An Import for a stored file: importer chosen (or detected), encoding, separator and
+    column mapping detected; overrides {column header: target} adjust the mapping."""
+    found = importers(pm)
+    with open(path, "rb") as f:
+        sample = f.read(SAMPLE_SIZE)
+    if not importer_name:
+        importer_name = pm.hook.detect_importer(filename=filename, sample=sample)
+    if not importer_name:
+        raise ImportProblem(
+            _("No importer reads “%(name)s”. Choose one, or save the file as CSV.", name=filename)
+        )
+    if importer_name not in found:
+        raise ImportProblem(_("There is no importer named “%(name)s”.", name=importer_name))
+    importer = found[importer_name]
+    keys = custom_keys(session)
+    options: dict[str, Any] = {"region": region, "custom_keys": keys}
+    if hasattr(importer, "sniff"):
+        options.update(importer.sniff(sample))
+    if hasattr(importer, "table"):
+        with open(path, "rb") as f:
+            try:
+                headers, _rows = importer.table(f, dict(options))
+            except (UnicodeDecodeError, csv.Error, ValueError) as exc:
+                raise ImportProblem(
+                    _("The file cannot be read: %(error)s", error=str(exc))
+                ) from None
+        if not headers:
+            raise ImportProblem(_("The file has no header row."))
+        options["headers"] = headers
+        options["mapping"] = auto_map(headers, keys, saved_mapping)
+        for column, target in (overrides or {}).items():
+            set_mapping_column(options, column, target, keys)
+    imp = Import(
+        filename=filename[:255],
+        path=path,
+        size=os.path.getsize(path),
+        importer=importer_name,
+        options=options,
+        created_by_id=user_id,
+        counts={},
+    )
+    session.add(imp)
+    session.flush()
+    return imp
+
+
+def set_mapping_column(options: dict, column: str, target: str, keys: Iterable[str]) -> None:
+    """Map one column (by header, or by 1-based number) to a target."""
+    headers = options.get("headers") or []
+    if column in headers:
+        index = headers.index(column)
+    elif column.isdigit() and 1 <= int(column) <= len(headers):
+        index = int(column) - 1
+    else:
+        raise ImportProblem(_("The file has no column “%(column)s”.", column=column))
+    if not is_target(target, keys):
+        raise ImportProblem(_("“%(target)s” is not a field to import into.", target=target))
+    mapping = list(options["mapping"])
+    mapping[index] = target
+    options["mapping"] = mapping
+
+
+def set_mapping(session: Session, imp: Import, mapping: list[str]) -> None:
+    keys = custom_keys(session)
+    headers = imp.options.get("headers") or []
+    if len(mapping) != len(headers):
+        raise ImportProblem(_("Choose a field for every column."))
+    for target in mapping:
+        if not is_target(target, keys):
+            raise ImportProblem(_("“%(target)s” is not a field to import into.", target=target))
+    imp.options = {**imp.options, "mapping": list(mapping), "custom_keys": keys}
+    imp.preview = None  # the dry run was for the old mapping
+
+
+def save_mapping(session: Session, imp: Import, name: str, user_id: int | None) -> ImportMapping:
+    name = " ".join((name or "").split())[:100]
+    if not name:
+        raise ImportProblem(_("Give the mapping a name."))
+    headers = imp.options.get("headers") or []
+    mapping = {h: t for h, t in zip(headers, imp.options.get("mapping") or [], strict=False)}
+    saved = session.scalar(select(ImportMapping).where(ImportMapping.name == name))
+    if saved is None:
+        saved = ImportMapping(name=name, created_by_id=user_id)
+        session.add(saved)
+    saved.mapping = mapping
+    session.flush()
+    return saved
+
+
+def saved_mappings(session: Session) -> list[ImportMapping]:
+    return list(session.scalars(select(ImportMapping).order_by(ImportMapping.name)))
+
+
+# --- reading and planning -------------------------------------------------------------
+
+
+def _drafts(pm, imp: Import) -> Iterator[tuple[int, dict[str, Any]]]:
+    importer = importers(pm).get(imp.importer)
+    if importer is None:
+        raise ImportProblem(_("The importer “%(name)s” is not available.", name=imp.importer))
+    with open(imp.path, "rb") as f:
+        yield from enumerate(importer.parse(f, dict(imp.options)), 1)
+
+
+@dataclass
+class _State:
+    """A contact as this batch will leave it."""
+
+    contact_id: int | None  # None: created by this batch
+    values: dict[str, Any]
+    original: dict[str, Any] | None = None
+    version: int = 1
+    rows: list[int] = field(default_factory=list)
+    duplicate_of: int | None = None
+    changed: bool = False
+
+
+@dataclass
+class _Row:
+    row: int
+    draft: dict[str, Any]
+    clean: dict[str, Any] | None = None
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    error: str = ""
+    action: str = ""
+    state: _State | None = None
+
+
+class _Planner:
+    """Validates rows and decides each one's outcome, one batch at a time."""
+
+    def __init__(self, session: Session, imp: Import, dry: bool):
+        self.session = session
+        self.imp = imp
+        self.dry = dry
+        self.region = imp.options.get("region") or "RU"
+        self.fields = contacts_core.custom_fields(session)
+        self.users = {(u.email or "").lower(): u.id for u in session.scalars(select(User))}
+        self.user_ids = set(self.users.values())
+        # Dry run only: keys of contacts earlier batches would create (hashes: memory stays
+        # small for millions of rows), so a repeat later in the file shows as an update.
+        self.seen: set[int] = set()
+        self.namesakes: dict[str, int] = {}  # name -> an existing contact of that name
+
+    def _validate(self, r: _Row) -> None:
+        draft = r.draft
+        if draft.get("_error"):
+            r.error = draft["_error"]
+            return
+        raw = {k: v for k, v in draft.items() if not k.startswith("_")}
+        external_id = str(raw.pop("external_id", "") or "").strip()[:200]
+        tag_names = raw.pop("tags", None) or []
+        owner = str(raw.pop("owner", "") or "").strip()
+        problems: list[str] = []
+        if owner:
+            owner_id = self.users.get(owner.lower())
+            if owner_id is None and owner.isdigit() and int(owner) in self.user_ids:
+                owner_id = int(owner)
+            if owner_id is None:
+                problems.append(_("owner: no user “%(value)s”", value=owner))
+            raw["owner_id"] = owner_id
+        try:
+            clean = contacts_core.validate(raw, self.region, self.fields)
+        except contacts_core.ContactInvalid as exc:
+            problems.extend(f"{k}: {v}" for k, v in exc.errors.items())
+            clean = None
+        for name in tag_names:
+            try:
+                r.tags.append(tags_core.clean_name(name))
+            except tags_core.TagError as exc:
+                problems.append(f"tags: {exc}")
+        if clean is not None and not any(clean.get(n) for n in contacts_core.IDENTITY_FIELDS):
+            problems.append(_("The row has no name, company, e-mail or phone."))
+        if problems:
+            r.error = "; ".join(problems)
+            return
+        if external_id:
+            clean["external_id"] = external_id
+            r.keys.append(("x", external_id))
+        r.keys += [("e", i.value) for i in clean.get("emails", ())]
+        r.keys += [("p", i.value) for i in clean.get("phones", ())]
+        r.clean = clean
+
+    def _matches(self, rows: list[_Row]) -> dict[tuple[str, str], int]:
+        wanted: dict[str, set[str]] = {"x": set(), "e": set(), "p": set()}
+        for r in rows:
+            for kind, value in r.keys:
+                wanted[kind].add(value)
+        found: dict[tuple[str, str], int] = {}
+        queries = (
+            ("x", select(Contact.external_id, Contact.id), Contact.external_id),
+            ("e", select(ContactEmail.email, ContactEmail.contact_id), ContactEmail.email),
+            ("p", select(ContactPhone.e164, ContactPhone.contact_id), ContactPhone.e164),
+        )
+        for kind, stmt, column in queries:
+            if wanted[kind]:
+                for value, contact_id in self.session.execute(
+                    stmt.where(column.in_(wanted[kind])).order_by(column, stmt.selected_columns[1])
+                ):
+                    found.setdefault((kind, value), contact_id)
+        return found
+
+    def _load(self, ids: set[int]) -> dict[int, _State]:
+        if not ids:
+            return {}
+        states: dict[int, _State] = {}
+        simple = [getattr(Contact, n) for n in contacts_core.SIMPLE_FIELDS]
+        for row in self.session.execute(
+            select(Contact.id, Contact.version, Contact.custom, Contact.external_id, *simple).where(
+                Contact.id.in_(ids)
+            )
+        ):
+            values = dict(zip(contacts_core.SIMPLE_FIELDS, row[4:], strict=True))
+            values.update(custom=dict(row.custom or {}), external_id=row.external_id)
+            values.update(emails=[], phones=[], tags=[])
+            states[row.id] = _State(row.id, values, version=row.version)
+        for model, column, key in (
+            (ContactEmail, ContactEmail.email, "emails"),
+            (ContactPhone, ContactPhone.e164, "phones"),
+        ):
+            for cid, value, label, primary in self.session.execute(
+                select(model.contact_id, column, model.label, model.is_primary)
+                .where(model.contact_id.in_(ids))
+                .order_by(model.contact_id, model.is_primary.desc(), model.id)
+            ):
+                states[cid].values[key].append(contacts_core.Item(value, label, primary))
+        for cid, name in self.session.execute(
+            select(contact_tags.c.contact_id, Tag.name)
+            .join(Tag, Tag.id == contact_tags.c.tag_id)
+            .where(contact_tags.c.contact_id.in_(ids))
+        ):
+            states[cid].values["tags"].append(name)
+        for state in states.values():
+            state.original = _copy(state.values)
+        return states
+
+    def plan(self, batch: list[tuple[int, dict[str, Any]]]) -> list[_Row]:
+        rows = [_Row(n, draft) for n, draft in batch]
+        for r in rows:
+            self._validate(r)
+        valid = [r for r in rows if r.clean is not None]
+        matches = self._matches(valid)
+        states = self._load(set(matches.values()))
+        index: dict[tuple[str, str], _State] = {}
+        for r in rows:
+            if r.clean is None:
+                r.action = "error"
+                continue
+            state = None
+            for key in r.keys:  # external id, then e-mails, then phones
+                state = index.get(key)
+                if state is None and key in matches:
+                    state = states[matches[key]]
+                if state is None and self.dry and hash(key) in self.seen:
+                    r.action = "update"  # of a contact an earlier row creates
+                    break
+                if state is not None:
+                    break
+            if r.action:
+                continue
+            if state is None:
+                state = _State(None, _new_values(r.clean, r.tags))
+                r.action = "create"
+            else:
+                r.action = "update" if _merge(state.values, r.clean, r.tags) else "unchanged"
+                if r.action == "update":
+                    state.changed = True
+            state.rows.append(r.row)
+            r.state = state
+            for key in r.keys:
+                index.setdefault(key, state)
+        self._flag_duplicates([r.state for r in rows if r.action == "create"])
+        if self.dry:
+            for r in rows:
+                if r.action == "create":
+                    self.seen.update(hash(k) for k in r.keys)
+        return rows
+
+    def _flag_duplicates(self, created: list[_State]) -> None:
+        by_name: dict[str, list[_State]] = {}
+        for state in created:
+            v = state.values
+            if v.get("first_name") and v.get("last_name"):
+                name = contacts_core.sort_name(
+                    v["last_name"], v["first_name"], v.get("middle_name") or ""
+                )
+                by_name.setdefault(name, []).append(state)
+        # One contact per name, each a one-row index lookup: a common name ("Иванов Иван")
+        # may have thousands of namesakes, and reading them all per batch would not scale.
+        for name, states in by_name.items():
+            if name in self.namesakes:
+                contact_id = self.namesakes[name]
+            else:
+                contact_id = self.session.scalar(
+                    select(Contact.id)
+                    .where(Contact.is_archived.is_(False), Contact.sort_name == name)
+                    .order_by(Contact.id)
+                    .limit(1)
+                )
+                if contact_id is not None and len(self.namesakes) < 100_000:
+                    self.namesakes[name] = contact_id
+            for state in states:
+                state.duplicate_of = contact_id
+
+
+def _copy(values: dict[str, Any]) -> dict[str, Any]:
+    copied = dict(values)
+    for key in ("emails", "phones"):
+        copied[key] = [contacts_core.Item(i.value, i.label, i.primary) for i in values[key]]
+    copied["custom"] = dict(values["custom"])
+    copied["tags"] = list(values["tags"])
+    return copied
+
+
+def _new_values(clean: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {name: None for name in contacts_core.SIMPLE_FIELDS}
+    values.update({name: "" for name in contacts_core.TEXT_FIELDS})
+    values["stage"] = "potential"
+    values.update(emails=[], phones=[], custom={}, tags=[], external_id=None)
+    for name, value in clean.items():
+        if name == "custom":
+            values["custom"] = {k: v for k, v in value.items() if v is not None}
+        else:
+            values[name] = value
+    values["source"] = values.get("source") or "import"
+    seen = set()
+    for name in tags:
+        if fold(name) not in seen:
+            seen.add(fold(name))
+            values["tags"].append(name)
+    return values
+
+
+def _merge(values: dict[str, Any], clean: dict[str, Any], tags: list[str]) -> bool:
+    """Apply one row's values onto a contact: non-empty values replace, e-mails, phones and
+    tags are added. The source of an existing contact stays. True when something changed."""
+    changed = False
+    for name, value in clean.items():
+        if name in ("emails", "phones"):
+            have = {i.value for i in values[name]}
+            for item in value:
+                if item.value not in have:
+                    primary = not values[name]
+                    values[name].append(contacts_core.Item(item.value, item.label, primary))
+                    have.add(item.value)
+                    changed = True
+        elif name == "custom":
+            for key, v in value.items():
+                if v is not None and values["custom"].get(key) != v:
+                    values["custom"][key] = v
+                    changed = True
+        elif name == "source":
+            continue
+        elif name == "external_id":
+            if not values.get("external_id"):
+                values["external_id"] = value
+                changed = True
+        elif value not in (None, "") and values.get(name) != value:
+            values[name] = value
+            changed = True
+    have_tags = {fold(t) for t in values["tags"]}
+    for name in tags:
+        if fold(name) not in have_tags:
+            values["tags"].append(name)
+            have_tags.add(fold(name))
+            changed = True
+    return changed
+
+
+def _batches(drafts: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
+    batch: list[tuple[int, dict]] = []
+    for item in drafts:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _display(draft: dict[str, Any]) -> str:
+    name = " ".join(
+        str(draft.get(k) or "") for k in ("last_name", "first_name", "middle_name") if draft.get(k)
+    )
+    if not name:
+        items = draft.get("emails") or draft.get("phones") or []
+        first = items[0] if items else ""
+        name = draft.get("company") or (first.get("value") if isinstance(first, dict) else first)
+    return str(name or "")[:200]
+
+
+def _read_problem(exc: Exception) -> ImportProblem:
+    if isinstance(exc, UnicodeDecodeError):
+        return ImportProblem(
+            _(
+                "The file is not valid %(encoding)s text (byte %(pos)s). Save it as UTF-8 "
+                "and upload it again.",
+                encoding=exc.encoding,
+                pos=exc.start,
+            )
+        )
+    return ImportProblem(_("The file cannot be read: %(error)s", error=str(exc)))
+
+
+# --- dry run ------------------------------------------------------------------------
+
+
+def dry_run(
+    session: Session, pm, imp: Import, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Each row's outcome without writing a contact; stored on imp.preview and returned."""
+    planner = _Planner(session, imp, dry=True)
+    counts: Counter = Counter()
+    shown: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    total = 0
+    try:
+        for batch in _batches(_drafts(pm, imp), BATCH):
+            for r in planner.plan(batch):
+                counts[r.action] += 1
+                if r.action == "create" and r.state.duplicate_of:
+                    counts["duplicate"] += 1
+                entry = {
+                    "row": r.row,
+                    "action": r.action,
+                    "name": _display(r.draft),
+                    "reason": r.error,
+                    "duplicate_of": r.state.duplicate_of if r.state else None,
+                }
+                if len(shown) < PREVIEW_ROWS:
+                    shown.append(entry)
+                if r.action == "error" and len(errors) < PREVIEW_ROWS:
+                    errors.append(entry)
+            total = batch[-1][0]
+            session.rollback()  # nothing was written; end the read transaction per batch
+            if progress:
+                progress(total)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _read_problem(exc) from None
+    imp = session.get(Import, imp.id)
+    imp.preview = {"counts": dict(counts), "total": total, "rows": shown, "errors": errors}
+    return imp.preview
+
+
+# --- run ----------------------------------------------------------------------------
+
+
+def run(
+    session: Session,
+    pm,
+    import_id: int,
+    user_id: int | None,
+    progress: Callable[[int, int | None], None] | None = None,
+    batch_size: int = BATCH,
+) -> dict[str, Any]:
+    """Import the rows after imp.committed_row, batch by batch; returns the counts."""
+    imp = session.get(Import, import_id)
+    if imp.status in ("done", "undoing", "undone"):
+        return dict(imp.counts)
+    imp.status, imp.error = "running", ""
+    session.commit()
+    total = (imp.preview or {}).get("total")
+    start = imp.committed_row
+    planner = _Planner(session, imp, dry=False)
+    drafts = ((n, d) for n, d in _drafts(pm, imp) if n > start)
+    try:
+        for batch in _batches(drafts, batch_size):
+            rows = planner.plan(batch)
+            counts = _write(session, imp, rows, user_id)
+            imp = session.get(Import, import_id)
+            merged = Counter(imp.counts or {})
+            merged.update(counts)
+            imp.counts = dict(merged)
+            imp.committed_row = batch[-1][0]
+            session.commit()
+            if progress:
+                progress(imp.committed_row, total)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _read_problem(exc) from None
+    imp = session.get(Import, import_id)
+    imp.status, imp.finished_at = "done", utcnow()
+    for action in ACTIONS:
+        imp.counts = {action: 0, **imp.counts}
+    session.commit()
+    return dict(imp.counts)
+
+
+def mark_failed(session: Session, import_id: int, error: str) -> None:
+    session.rollback()
+    imp = session.get(Import, import_id)
+    if imp is not None:
+        imp.status, imp.error = "failed", error[:2000]
+        session.commit()
+
+
+def _history_value(name: str, value: Any) -> Any:
+    if name in ("emails", "phones"):
+        return [i.display() for i in value]
+    return history.jsonable(value)
+
+
+def _tag_ids(session: Session, names: set[str]) -> dict[str, int]:
+    """fold(name) -> tag id, creating the tags that do not exist yet."""
+    keys = {fold(n): n for n in names}
+    ids = dict(
+        session.execute(select(Tag.name_key, Tag.id).where(Tag.name_key.in_(list(keys)))).all()
+    )
+    for key, name in keys.items():
+        if key not in ids:
+            ids[key] = tags_core.get_or_create(session, name).id
+    return ids
+
+
+def _contact_row(values: dict[str, Any], now, user_id, version: int = 1) -> dict[str, Any]:
+    row = {name: values.get(name) for name in contacts_core.SIMPLE_FIELDS}
+    for name in contacts_core.TEXT_FIELDS:
+        row[name] = row[name] or ""
+    row.update(
+        custom=values["custom"],
+        external_id=values.get("external_id"),
+        sort_name=contacts_core.sort_name(
+            row["last_name"], row["first_name"], row["middle_name"], row["company"]
+        ),
+        company_key=fold(row["company"])[:200],
+    )
+    return row
+
+
+def _national(e164: str) -> str:
+    """The national number of a valid E.164 number, as phonenumbers.parse gives it (country
+    codes are prefix-free), without parsing it again."""
+    for size in (1, 2, 3):
+        if int(e164[1 : 1 + size]) in COUNTRY_CODE_TO_REGION_CODE:
+            return str(int(e164[1 + size :] or 0))
+    return ""
+
+
+def _tokens(values: dict[str, Any]) -> set[str]:
+    """search.contact_tokens of the contact; phone tokens made here (the same ones: the
+    digits and the national number), because parsing every number again costs more than
+    all the rest."""
+    tokens = contact_tokens(
+        values.get("first_name") or "",
+        values.get("last_name") or "",
+        values.get("middle_name") or "",
+        values.get("company") or "",
+        [i.value for i in values["emails"]],
+        (),
+    )
+    for item in values["phones"]:
+        tokens.add(item.value.lstrip("+")[:MAX_TOKEN])
+        national = _national(item.value)
+        if national:
+            tokens.add(national)
+    return tokens
+
+
+def _token_rows(contact_id: int, values: dict[str, Any]) -> list[dict[str, Any]]:
+    # The tokens carry the contact's sort_name (see contacts.refresh_tokens).
+    name = contacts_core.sort_name(
+        values.get("last_name") or "",
+        values.get("first_name") or "",
+        values.get("middle_name") or "",
+        values.get("company") or "",
+    )
+    return [{"contact_id": contact_id, "token": t, "sort_name": name} for t in _tokens(values)]
+
+
+def _write(session: Session, imp: Import, rows: list[_Row], user_id: int | None) -> Counter:
+    """Write one batch (in the caller's transaction); return its counts."""
+    now = utcnow()
+    created = [s for s in {id(r.state): r.state for r in rows if r.action == "create"}.values()]
+    updated = {
+        id(r.state): r.state
+        for r in rows
+        if r.state is not None and r.state.contact_id is not None and r.state.changed
+    }.values()
+    all_tags = {t for s in [*created, *updated] for t in s.values["tags"]}
+    tag_ids = _tag_ids(session, all_tags) if all_tags else {}
+    emails, phones, tokens, tagged, entries = [], [], [], [], []
+    label = f"{imp.filename} (#{imp.id})"
+    if created:
+        contact_rows = []
+        for state in created:
+            row = _contact_row(state.values, now, user_id)
+            row.update(
+                is_archived=False,
+                created_at=now,
+                updated_at=now,
+                created_by_id=user_id,
+                version=1,
+            )
+            contact_rows.append(row)
+        ids = _insert(session, Contact.__table__, contact_rows, returning_ids=True)
+        for state, contact_id in zip(created, ids, strict=True):
+            state.contact_id = contact_id
+            v = state.values
+            emails += [
+                {
+                    "contact_id": contact_id,
+                    "email": i.value,
+                    "label": i.label,
+                    "is_primary": i.primary,
+                }
+                for i in v["emails"]
+            ]
+            phones += [
+                {
+                    "contact_id": contact_id,
+                    "e164": i.value,
+                    "label": i.label,
+                    "is_primary": i.primary,
+                }
+                for i in v["phones"]
+            ]
+            tokens += _token_rows(contact_id, v)
+            tagged += [{"contact_id": contact_id, "tag_id": tag_ids[fold(t)]} for t in v["tags"]]
+            entries.append(
+                {
+                    "contact_id": contact_id,
+                    "user_id": user_id,
+                    "at": now,
+                    "action": "import",
+                    "version": 1,
+                    "changes": {"import": [None, label]},
+                }
+            )
+    befores: dict[int, dict[str, Any]] = {}
+    for state in updated:
+        before, changes = _changes(state, tag_ids)
+        befores[state.contact_id] = before
+        values = state.values
+        row = _contact_row(values, now, user_id)
+        row["updated_at"] = now
+        table = Contact.__table__
+        result = session.execute(
+            update(table)
+            .where(table.c.id == state.contact_id, table.c.version == state.version)
+            .values(**row, version=state.version + 1)
+        )
+        if result.rowcount != 1:
+            raise RuntimeError(
+                f"contact #{state.contact_id} changed during the import; run it again"
+            )
+        cid = state.contact_id
+        orig = state.original
+        for key, _model, column in (
+            ("emails", ContactEmail, "email"),
+            ("phones", ContactPhone, "e164"),
+        ):
+            have = {i.value for i in orig[key]}
+            rows_ = [
+                {"contact_id": cid, column: i.value, "label": i.label, "is_primary": i.primary}
+                for i in values[key]
+                if i.value not in have
+            ]
+            (emails if key == "emails" else phones).extend(rows_)
+        if {"first_name", "last_name", "middle_name", "company", "emails", "phones"} & set(changes):
+            session.execute(delete(SearchToken).where(SearchToken.contact_id == cid))
+            tokens += _token_rows(cid, values)
+        for tag_id in before.get("tags_added", ()):
+            tagged.append({"contact_id": cid, "tag_id": tag_id})
+        changes["import"] = [None, label]
+        entries.append(
+            {
+                "contact_id": cid,
+                "user_id": user_id,
+                "at": now,
+                "action": "import",
+                "version": state.version + 1,
+                "changes": changes,
+            }
+        )
+    for table, rows_ in (
+        (ContactEmail.__table__, emails),
+        (ContactPhone.__table__, phones),
+        (SearchToken.__table__, tokens),
+        (ContactHistory.__table__, entries),
+        (contact_tags, tagged),
+    ):
+        _insert(session, table, rows_)
+    counts: Counter = Counter()
+    items = []
+    first_row: dict[int, int] = {}
+    for r in rows:
+        counts[r.action] += 1
+        item = {
+            "import_id": imp.id,
+            "row": r.row,
+            "contact_id": r.state.contact_id if r.state else None,
+            "action": r.action,
+            "before": None,
+            "reason": r.error,
+            "data": None,
+        }
+        if r.action == "error":
+            data = r.draft.get("_data")
+            item["data"] = {"cells": data} if isinstance(data, list) else {"draft": _plain(r.draft)}
+        elif r.action == "create" and r.state.duplicate_of:
+            counts["duplicate"] += 1
+            item["reason"] = _("possible duplicate of #%(id)s", id=r.state.duplicate_of)
+        elif r.action == "update" and r.state.contact_id in befores:
+            if r.state.contact_id not in first_row:
+                first_row[r.state.contact_id] = r.row
+                item["before"] = befores[r.state.contact_id]
+        items.append(item)
+    _insert(session, ImportItem.__table__, items)
+    return counts
+
+
+def _insert(
+    session: Session, table, rows: list[dict[str, Any]], returning_ids: bool = False
+) -> list[int] | None:
+    """Many rows into one table in the session's transaction (with their new ids, in order,
+    when asked). SQLite gets them through the driver directly (several times faster than
+    SQLAlchemy's per-row parameter processing), in the formats SQLAlchemy itself stores;
+    other databases through Core executemany."""
+    if not rows:
+        return [] if returning_ids else None
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        if returning_ids:
+            stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+            return list(connection.execute(stmt, rows).scalars())
+        connection.execute(table.insert(), rows)
+        return None
+    columns = list(rows[0])
+    converters = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
+        elif isinstance(column_type, DateTime):
+            converters.append(lambda v: v and v.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        elif isinstance(column_type, Date):
+            converters.append(lambda v: v and v.isoformat())
+        else:
+            converters.append(None)
+    plain = [i for i, c in enumerate(converters) if c is None]
+    if len(plain) == len(columns):
+        params = [tuple(row.values()) for row in rows]
+    else:
+        params = [
+            tuple(v if c is None else c(v) for v, c in zip(row.values(), converters, strict=True))
+            for row in rows
+        ]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    cursor = connection.connection.driver_connection.cursor()
+    if returning_ids:
+        ids = []
+        for values in params:
+            cursor.execute(sql, values)
+            ids.append(cursor.lastrowid)
+        return ids
+    cursor.executemany(sql, params)
+    return None
+
+
+def _plain(draft: dict[str, Any]) -> dict[str, Any]:
+    return {k: history.jsonable(v) for k, v in draft.items() if not k.startswith("_")}
+
+
+def _item_list(items: list) -> list[list]:
+    return [[i.value, i.label, i.primary] for i in items]
+
+
+def _changes(state: _State, tag_ids: dict[str, int]) -> tuple[dict, dict]:
+    """(before for undo, history changes) of an updated contact."""
+    orig, values = state.original, state.values
+    before: dict[str, Any] = {}
+    changes: dict[str, list] = {}
+    for name in (*contacts_core.SIMPLE_FIELDS, "external_id"):
+        if orig.get(name) != values.get(name):
+            before[name] = [history.jsonable(orig.get(name)), history.jsonable(values.get(name))]
+            changes[name] = before[name]
+    for name in ("emails", "phones"):
+        have = {i.value for i in orig[name]}
+        added = [i.value for i in values[name] if i.value not in have]
+        if added:
+            before[f"{name}_added"] = added
+            changes[name] = [
+                _history_value(name, orig[name]),
+                _history_value(name, values[name]),
+            ]
+    custom = {}
+    for key, value in values["custom"].items():
+        if orig["custom"].get(key) != value:
+            custom[key] = [orig["custom"].get(key), value]
+            changes[f"custom.{key}"] = custom[key]
+    if custom:
+        before["custom"] = custom
+    have_tags = {fold(t) for t in orig["tags"]}
+    added_tags = [t for t in values["tags"] if fold(t) not in have_tags]
+    if added_tags:
+        before["tags_added"] = [tag_ids[fold(t)] for t in added_tags]
+        changes["tags"] = [None, ", ".join(added_tags)]
+    return before, changes
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def rejected_csv(session: Session, imp: Import) -> Iterator[str]:
+    """The rejected rows as CSV (the file's own columns, then row and reason), streamed."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    headers = imp.options.get("headers")
+    writer.writerow([*(headers or ["data"]), "row", "reason"])
+    yield "\ufeff" + buffer.getvalue()  # a BOM, so Excel reads UTF-8
+    last = 0
+    while True:
+        items = session.execute(
+            select(ImportItem.row, ImportItem.reason, ImportItem.data)
+            .where(
+                ImportItem.import_id == imp.id, ImportItem.action == "error", ImportItem.row > last
+            )
+            .order_by(ImportItem.row)
+            .limit(1000)
+        ).all()
+        if not items:
+            return
+        buffer.seek(0)
+        buffer.truncate()
+        for row, reason, data in items:
+            data = data or {}
+            if headers is not None:
+                cells = list(data.get("cells") or [])
+                cells += [""] * (len(headers) - len(cells))
+            else:
+                cells = [str(data.get("draft") or data)]
+            writer.writerow([*cells, row, reason])
+        last = items[-1].row
+        yield buffer.getvalue()
+
+
+def items_count(session: Session, imp: Import, action: str) -> int:
+    from sqlalchemy import func
+
+    return session.scalar(
+        select(func.count())
+        .select_from(ImportItem)
+        .where(ImportItem.import_id == imp.id, ImportItem.action == action)
+    )
+
+
+def imports_page(session: Session, limit: int = 50) -> list[Import]:
+    return list(session.scalars(select(Import).order_by(Import.id.desc()).limit(limit)))
+
+
+# --- undo ---------------------------------------------------------------------------
+
+
+def undo(session: Session, import_id: int, user_id: int | None) -> dict[str, int]:
+    """Delete the contacts the import created; restore the fields it changed where they
+    still hold the imported value (a later edit by a person is kept). Batched, resumable."""
+    imp = session.get(Import, import_id)
+    imp.status = "undoing"
+    session.commit()
+    deleted = restored = 0
+    while True:
+        ids = list(
+            session.scalars(
+                select(ImportItem.contact_id)
+                .where(
+                    ImportItem.import_id == import_id,
+                    ImportItem.action == "create",
+                    ImportItem.contact_id.is_not(None),
+                )
+                .limit(BATCH)
+            )
+        )
+        if not ids:
+            break
+        # ON DELETE SET NULL on import_items marks them done.
+        session.execute(delete(Contact).where(Contact.id.in_(ids)))
+        deleted += len(ids)
+        session.commit()
+    items = session.execute(
+        select(ImportItem.id, ImportItem.contact_id, ImportItem.before)
+        .where(
+            ImportItem.import_id == import_id,
+            ImportItem.action == "update",
+            ImportItem.before.is_not(None),
+            ImportItem.contact_id.is_not(None),
+        )
+        .order_by(ImportItem.row.desc())
+    ).all()
+    for item_id, contact_id, before in items:
+        contact = contacts_core.load_contact(session, contact_id)
+        if contact is not None and before and _restore(session, contact, before, user_id):
+            restored += 1
+        session.execute(update(ImportItem).where(ImportItem.id == item_id).values(before=None))
+        session.commit()
+    imp = session.get(Import, import_id)
+    imp.status, imp.undone_at = "undone", utcnow()
+    imp.counts = {**imp.counts, "undo_deleted": deleted, "undo_restored": restored}
+    session.commit()
+    return {"deleted": deleted, "restored": restored}
+
+
+def _restore(session: Session, contact: Contact, before: dict[str, Any], user_id) -> bool:
+    changes: dict[str, tuple[Any, Any]] = {}
+    for name in (*contacts_core.SIMPLE_FIELDS, "external_id"):
+        if name not in before:
+            continue
+        old, new = before[name]
+        current = history.jsonable(getattr(contact, name))
+        if current == new:
+            if name == "birth_date" and old:
+                old = date.fromisoformat(old)
+            setattr(contact, name, old)
+            changes[name] = (new, history.jsonable(old))
+    for name, rel, column in (("emails", "emails", "email"), ("phones", "phones", "e164")):
+        added = set(before.get(f"{name}_added") or ())
+        if not added:
+            continue
+        items = getattr(contact, rel)
+        keep = [i for i in items if getattr(i, column) not in added]
+        if len(keep) != len(items):
+            was = [getattr(i, column) for i in items]
+            if keep and not any(i.is_primary for i in keep):
+                keep[0].is_primary = True
+            setattr(contact, rel, keep)
+            changes[name] = (was, [getattr(i, column) for i in keep])
+    custom = dict(contact.custom or {})
+    for key, (old, new) in (before.get("custom") or {}).items():
+        if custom.get(key) == new:
+            if old is None:
+                custom.pop(key, None)
+            else:
+                custom[key] = old
+            changes[f"custom.{key}"] = (new, old)
+    if custom != (contact.custom or {}):
+        contact.custom = custom
+    removed = []
+    for tag in list(contact.tags):
+        if tag.id in set(before.get("tags_added") or ()):
+            contact.tags.remove(tag)
+            removed.append(tag.name)
+    if removed:
+        changes["tags"] = (", ".join(removed), None)
+    if not changes:
+        return False
+    contact.sort_name = contacts_core.sort_name(
+        contact.last_name, contact.first_name, contact.middle_name, contact.company
+    )
+    contact.company_key = fold(contact.company)[:200]
+    contact.updated_at = utcnow()
+    session.flush()
+    contacts_core.refresh_tokens(session, contact)
+    history.record(session, contact.id, user_id, "import_undo", changes, contact.version)
+    return True

@@ -1,0 +1,17 @@
+"""One Blueprint per area."""
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import account, admin, auth, contact, contacts, health, jobs, plugins, tags
+
+    for module in (auth, health, contacts, contact, tags, jobs, admin, account, plugins):
+        app.register_blueprint(module.bp)
+    from . import segments, sending
+
+    for module in (sending, segments):
+        app.register_blueprint(module.bp)
+    from . import imports
+
+    app.register_blueprint(imports.bp)
