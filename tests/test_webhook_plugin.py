@@ -85,9 +85,8 @@ def deliveries(app, contact_id) -> list[str]:
         return [
             e.changes["delivery"][1]
             for e in db.session.scalars(
-                select(ContactHistory).where(
-                    ContactHistory.contact_id == contact_id, ContactHistory.action == "message"
-                )
+                select(ContactHistory)
+                .where(ContactHistory.contact_id == contact_id, ContactHistory.action == "message")
                 .order_by(ContactHistory.id)
             )
         ]

@@ -1,16 +1,25 @@
 """SQLAlchemy models, one module per aggregate."""
 
+from .campaign import Campaign, CampaignRecipient
+from .consent import ContactConsent
 from .contact import Contact, ContactEmail, ContactPhone, SearchToken
 from .custom_field import CustomField
 from .history import ContactHistory
 from .import_ import Import, ImportItem, ImportMapping
+from .interaction import Interaction
 from .job import Job
 from .outbox import OutboxMessage
 from .plugin import PluginState
+from .saved_segment import SavedSegment
 from .tag import Tag, contact_tags
 from .user import LoginFailure, User
 
 __all__ = [
+    "Campaign",
+    "CampaignRecipient",
+    "ContactConsent",
+    "Interaction",
+    "SavedSegment",
     "Contact",
     "ContactEmail",
     "ContactPhone",

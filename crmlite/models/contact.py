@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -28,6 +28,10 @@ class Contact(db.Model):
         Index("ix_contacts_temperature", "temperature", "sort_name", "id"),
         Index("ix_contacts_source", "source", "sort_name", "id"),
         Index("ix_contacts_external_id", "external_id"),
+        # Lifecycle segments and RFM read only these (purchase stats kept on the contact).
+        Index("ix_contacts_purchases", "is_archived", "purchase_count", "last_purchase_at"),
+        Index("ix_contacts_last_purchase", "is_archived", "last_purchase_at"),
+        Index("ix_contacts_purchase_total", "is_archived", "purchase_total_minor"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +65,16 @@ class Contact(db.Model):
     # Case-folded copies, so sorting is case-insensitive in Cyrillic on SQLite too.
     sort_name: Mapped[str] = mapped_column(String(400), default="")
     company_key: Mapped[str] = mapped_column(String(200), default="")
+
+    # Chronicle summary, kept in step by crmlite/core/interactions.py with UPDATE statements
+    # (not through the ORM, so they never bump `version` and never make an edit conflict).
+    purchase_count: Mapped[int] = mapped_column(default=0)
+    purchase_total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchase_avg_minor: Mapped[int | None] = mapped_column(BigInteger)
+    first_purchase_at: Mapped[datetime | None] = mapped_column()
+    last_purchase_at: Mapped[datetime | None] = mapped_column()
+    last_interaction_at: Mapped[datetime | None] = mapped_column()
+    last_nps: Mapped[int | None] = mapped_column()
 
     emails: Mapped[list["ContactEmail"]] = relationship(
         back_populates="contact",
