@@ -34,6 +34,8 @@ class SMTPSender:
         mail["Date"] = formatdate(localtime=True)
         domain = (mail["From"].rpartition("@")[2] or "crmlite").strip(">") or "crmlite"
         mail["Message-ID"] = make_msgid(domain=domain)
+        for name, value in message.headers.items():  # e.g. List-Unsubscribe (campaigns)
+            mail[name] = value
         mail.set_content(message.body)
         return mail
 

@@ -52,6 +52,9 @@ class Message:
     sender: str = ""
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)  # free room for plugins
+    # Extra mail headers, e.g. List-Unsubscribe on campaign mail; senders that cannot carry
+    # headers ignore them.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -243,9 +246,11 @@ def compose(
     contact: Contact,
     subject_template: str,
     body_template: str,
+    extra_context: dict[str, Any] | None = None,
 ) -> Message:
     """The message for this contact: address checked, templates rendered. Raises SendError
-    (with a message for the user) when it cannot be sent; nothing is recorded then."""
+    (with a message for the user) when it cannot be sent; nothing is recorded then.
+    extra_context adds names to the templates (campaigns add unsubscribe_url)."""
     if len(subject_template) > MAX_SUBJECT:
         raise SendError(_("The subject is longer than %(n)s characters.", n=MAX_SUBJECT))
     if len(body_template) > MAX_BODY:
@@ -254,6 +259,7 @@ def compose(
         raise SendError(_("Write the message first."))
     body_template = body_template.replace("\r\n", "\n")  # a browser's textarea sends CRLF
     context = contact_context(contact, _custom_fields(session))
+    context.update(extra_context or {})
     email, phone = context["email"], context["phone"]
     if sender.channel == "email":
         if not email:
