@@ -416,7 +416,11 @@ def import_command(file: str, importer_name: str | None, maps: tuple[str, ...], 
 @click.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 @click.option("--format", "fmt", default="csv", show_default=True, help="csv, or vcard (plugin).")
-@click.option("--segment", default=None, help="Only the contacts of this segment.")
+@click.option(
+    "--segment",
+    default=None,
+    help="Only the contacts of this segment (saved:<id> for a saved one).",
+)
 @with_appcontext
 def export_command(file: str, fmt: str, segment: str | None) -> None:
     """Export contacts to FILE (all of them, or one segment's)."""
@@ -428,13 +432,21 @@ def export_command(file: str, fmt: str, segment: str | None) -> None:
         raise click.ClickException(
             f"No exporter {fmt!r}; available: {', '.join(sorted(found)) or 'none'}."
         )
+    region = current_app.config["DEFAULT_REGION"]
     try:
-        ids = (
-            exporting.segment_ids(pm, segment, current_app.config["DEFAULT_REGION"])
-            if segment
-            else listing.filtered_ids(listing.ContactFilter(), current_app.config["DEFAULT_REGION"])
-        )
-    except exporting.ExportProblem as exc:
+        if segment and segment.startswith("saved:"):
+            # A saved segment (core/saved_segments.py) by its id: --segment saved:12
+            from .core import saved_segments
+
+            saved_id = segment.partition(":")[2]
+            if not saved_id.isdigit():
+                raise click.ClickException("Give a saved segment as saved:<id>, e.g. saved:12.")
+            ids = saved_segments.contact_ids(db.session, int(saved_id), region)
+        elif segment:
+            ids = exporting.segment_ids(pm, segment, region)
+        else:
+            ids = listing.filtered_ids(listing.ContactFilter(), region)
+    except (exporting.ExportProblem, LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     options = exporting.layout(db.session, ids)
     n = 0

@@ -11,6 +11,8 @@ URL parameters of the list ("/") and of its count and bulk endpoints, all option
     archived=1   archived contacts only (by default archived contacts are hidden)
     sort         name (A-Z, default) | newest | updated (recently updated) | company
     segment      a segment key (hook register_segments), with its params as seg_<name>=value
+    saved        a saved segment's id (core/saved_segments.py; one the user may not see
+                 matches nothing)
     after        an opaque cursor from the previous page (keyset pagination, never OFFSET)
 
 Unknown or malformed values are ignored, so an old bookmark still opens a list.
@@ -72,6 +74,10 @@ class ContactFilter:
     segment: str | None = None
     segment_params: tuple[tuple[str, str], ...] = ()
     segment_condition: Any = field(default=None, compare=False, repr=False)
+    # A saved segment's id, and its SQL, which saved_segments.bind() attaches (it needs the
+    # session and the user: a private segment is its owner's alone).
+    saved: int | None = None
+    saved_condition: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> "ContactFilter":
@@ -91,13 +97,14 @@ class ContactFilter:
             sort=sort if sort in SORTS else DEFAULT_SORT,
             segment=segment,
             segment_params=_segment_params(args) if segment else (),
+            saved=_int(args.get("saved")),
         )
 
     def to_args(self) -> dict[str, Any]:
         """The non-default parameters, for links and hidden form fields."""
         args: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("segment_params", "segment_condition"):
+            if f.name in ("segment_params", "segment_condition", "saved_condition"):
                 continue
             value = getattr(self, f.name)
             if value in (None, "", False) or (f.name == "sort" and value == DEFAULT_SORT):
@@ -119,12 +126,15 @@ class ContactFilter:
                 self.temperature,
                 self.source,
                 self.segment,
+                self.saved,
             )
         )
 
     def without(self, *names: str) -> "ContactFilter":
         if "segment" in names:
             names = (*names, "segment_params", "segment_condition")
+        if "saved" in names:
+            names = (*names, "saved_condition")
         defaults = ContactFilter()
         return replace(self, **{n: getattr(defaults, n) for n in names})
 
@@ -187,6 +197,10 @@ def _planned(
         # A segment nobody bound (or no plugin provides) matches nothing, never everything.
         seg = flt.segment_condition
         conds.append(seg if seg is not None else false())
+    if flt.saved is not None:
+        # Likewise an unbound saved segment (or one the user may not see) matches nothing.
+        saved = flt.saved_condition
+        conds.append(saved if saved is not None else false())
     # by_id: the caller drives by primary key; a filter's index would make SQLite walk it.
     column = _no_index if by_id else (lambda c: c)
     if flt.owner == "none":

@@ -8,9 +8,9 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, health, contacts, contact, tags, jobs, admin, account, plugins):
         app.register_blueprint(module.bp)
-    from . import segments, sending
+    from . import saved_segments, segments, sending
 
-    for module in (sending, segments):
+    for module in (sending, segments, saved_segments):
         app.register_blueprint(module.bp)
     from . import imports
 

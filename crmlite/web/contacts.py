@@ -22,6 +22,7 @@ from ..core.tags import TagError
 from ..extensions import db
 from ..forms.listing import SORT_LABELS, SOURCE_LABELS, STAGE_LABELS, TEMPERATURE_LABELS
 from ..models import Tag, User
+from . import saved_segments as saved_segments_web
 from .htmx import flashes_oob, is_htmx, render
 
 bp = Blueprint("contacts", __name__)
@@ -45,7 +46,11 @@ def _owners() -> list[User]:
 
 def _filter(args) -> tuple[ContactFilter, list[str]]:
     """The list filter from URL/form parameters, with its segment's SQL attached."""
-    return segments.bind(current_app.extensions["crmlite.plugins"], ContactFilter.from_args(args))
+    flt, problems = segments.bind(
+        current_app.extensions["crmlite.plugins"], ContactFilter.from_args(args)
+    )
+    flt, saved_problems = saved_segments_web.bind(flt)  # ?saved=<id>: a saved segment
+    return flt, problems + saved_problems
 
 
 def _segment_label(flt: ContactFilter) -> str | None:
@@ -61,8 +66,11 @@ def _context(flt: ContactFilter, after: str | None = None) -> dict:
     args = flt.to_args()
     return {
         "segment_label": _segment_label(flt) if flt.segment else None,
-        "segment_args": {k: v for k, v in args.items() if k == "segment" or k.startswith("seg_")},
-        "all_url": url_for("contacts.index", **flt.without("segment").to_args()),
+        "segment_args": {
+            k: v for k, v in args.items() if k in ("segment", "saved") or k.startswith("seg_")
+        },
+        "saved_segment": saved_segments_web.shown(flt),
+        "all_url": url_for("contacts.index", **flt.without("segment", "saved").to_args()),
         "flt": flt,
         "args": args,
         "page": page,

@@ -29,6 +29,7 @@ from ..core.import_mapping import target_choices
 from ..extensions import db
 from ..jobs import JobContext, enqueue, handler
 from ..models import Import, ImportMapping, Job
+from . import saved_segments as saved_segments_web
 from .htmx import render
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -284,6 +285,7 @@ def export():
     region = current_app.config["DEFAULT_REGION"]
     # The list's own filter, segment included (an unknown segment matches nothing).
     flt, _problems = segments.bind(pm, listing.ContactFilter.from_args(request.args))
+    flt, _problems = saved_segments_web.bind(flt)  # ?saved=<id>, if the user may see it
     ids = listing.filtered_ids(flt, region)
     options = exporting.layout(db.session, ids)
     body = exporting.stream(exporter, exporting.records(db.session, ids), options)
