@@ -72,3 +72,58 @@ def refresh_stats(session: Session, contact_ids: Iterable[int] | None = None) ->
             update(Contact).where(Contact.id.in_(chunk)).values(**values),
             execution_options={"synchronize_session": False},
         )
+
+
+SUMMARY_ATTRS = (
+    "purchase_count",
+    "purchase_total_minor",
+    "purchase_avg_minor",
+    "first_purchase_at",
+    "last_purchase_at",
+    "last_interaction_at",
+    "last_nps",
+)
+
+
+def after_change(session: Session, contact_ids: Iterable[int], user_id: int | None = None) -> None:
+    """Everything that follows a change to these contacts' interactions (call before commit).
+
+    Recomputes the chronicle summary, then moves contacts still "potential" that now have a
+    purchase to "customer": one UPDATE that bumps their version (an open edit form sees the
+    change) and one history row each (user_id None reads as "crmlite")."""
+    from ..models.types import utcnow
+    from . import history
+
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return
+    refresh_stats(session, ids)
+    promoted: list[int] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        found = list(
+            session.scalars(
+                select(Contact.id).where(
+                    Contact.id.in_(chunk), Contact.stage == "potential", Contact.purchase_count > 0
+                )
+            )
+        )
+        if not found:
+            continue
+        session.execute(
+            update(Contact)
+            .where(Contact.id.in_(found))
+            .values(stage="customer", version=Contact.version + 1, updated_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+        history.record_bulk(session, found, user_id, "update", {"stage": ["potential", "customer"]})
+        promoted.extend(found)
+    # Contacts already loaded in this session must not keep the old figures or version.
+    changed = set(ids)
+    stale = set(promoted)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Contact) and obj.id in changed:
+            attrs = list(SUMMARY_ATTRS)
+            if obj.id in stale:
+                attrs += ["stage", "version", "updated_at"]
+            session.expire(obj, attrs)
