@@ -260,7 +260,8 @@ def test_build_save_and_open_as_the_list(app, base, editor_client):
     added = editor_client.post(
         "/segments/saved/new", data=rule_form("", ("city", "contains", "москва"), action="add")
     ).get_data(as_text=True)
-    assert 'name="rules-1-field"' in added and 'value="москва"' in added
+    assert 'name="rules-1-field"' in added and 'name="rules-0-value" aria-label="Value"' in added
+    assert 'value="москва"' in added
     assert "Rule 2 (Full name): Enter a value." in added  # the live count says what it lacks
     refreshed = editor_client.post(
         "/segments/saved/new", data=rule_form("", ("city", "contains", "москва"), action="refresh")
