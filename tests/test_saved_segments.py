@@ -67,7 +67,9 @@ def base(app, users):
         ids = {}
         custom = contacts.custom_fields(db.session)
         for raw in rows:
-            contact = contacts.create_contact(db.session, contacts.validate(raw, custom_fields=custom), None)
+            contact = contacts.create_contact(
+                db.session, contacts.validate(raw, custom_fields=custom), None
+            )
             ids[raw["first_name"]] = contact.id
         db.session.flush()
         vip = tags_core.get_or_create(db.session, "VIP")
