@@ -15,3 +15,16 @@ def register_blueprints(app: Flask) -> None:
     from . import imports
 
     app.register_blueprint(imports.bp)
+    from . import chronicle
+
+    app.register_blueprint(chronicle.bp)
+    from . import consent
+
+    app.register_blueprint(consent.bp)
+    from . import dashboard, rfm
+
+    for module in (dashboard, rfm):
+        app.register_blueprint(module.bp)
+    from . import campaigns
+
+    app.register_blueprint(campaigns.bp)
