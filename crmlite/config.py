@@ -71,4 +71,7 @@ def defaults(instance_path: str) -> dict:
         # The queue's name: two crmlite installations may share one Redis under different names.
         "HUEY_NAME": os.environ.get("CRMLITE_HUEY_NAME") or "crmlite",
         "JOBS_IMMEDIATE": False,
+        # Absolute links in mail (unsubscribe): e.g. https://crm.example.com; without it, the
+        # address of the request that started the campaign.
+        "BASE_URL": os.environ.get("CRMLITE_BASE_URL") or None,
     }
