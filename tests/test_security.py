@@ -19,7 +19,14 @@ from crmlite.paths import resource_dir
 
 from .conftest import PASSWORD, csrf_from, login
 
-OPEN_ENDPOINTS = {"static", "auth.login", "auth.setup", "health.healthz"}
+OPEN_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "auth.setup",
+    "health.healthz",
+    # A link in a campaign mail: a signed token, one button, no login (docs/campaigns.md).
+    "campaigns.unsubscribe_link",
+}
 CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
