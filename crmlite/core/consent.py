@@ -17,6 +17,21 @@ class ConsentInvalid(ValueError):
     pass
 
 
+PAIRS = tuple((channel, purpose) for channel in CHANNELS for purpose in PURPOSES)
+FILTER_SEPARATOR = ":"
+
+
+def parse_filter(raw: Any) -> tuple[str, str, str] | None:
+    """ "email:marketing:granted" -> ("email", "marketing", "granted"); None if malformed."""
+    parts = str(raw or "").strip().split(FILTER_SEPARATOR)
+    if len(parts) != 3:
+        return None
+    channel, purpose, status = parts
+    if channel not in CHANNELS or purpose not in PURPOSES or status not in CONSENT_STATUSES:
+        return None
+    return channel, purpose, status
+
+
 def statuses(session: Session, contact_id: int) -> dict[tuple[str, str], ContactConsent]:
     """(channel, purpose) -> the stored row; a missing pair is "unknown"."""
     rows = session.scalars(select(ContactConsent).where(ContactConsent.contact_id == contact_id))

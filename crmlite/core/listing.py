@@ -13,6 +13,8 @@ URL parameters of the list ("/") and of its count and bulk endpoints, all option
     segment      a segment key (hook register_segments), with its params as seg_<name>=value
     saved        a saved segment's id (core/saved_segments.py; one the user may not see
                  matches nothing)
+    consent      <channel>:<purpose>:<status>, e.g. email:marketing:granted (status
+                 "unknown" means nothing recorded; core/consent.py)
     after        an opaque cursor from the previous page (keyset pagination, never OFFSET)
 
 Unknown or malformed values are ignored, so an old bookmark still opens a list.
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from ..models import Contact, contact_tags
 from ..models.contact import SOURCES, STAGES, TEMPERATURES
-from . import search
+from . import consent, search
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
@@ -78,6 +80,7 @@ class ContactFilter:
     # session and the user: a private segment is its owner's alone).
     saved: int | None = None
     saved_condition: Any = field(default=None, compare=False, repr=False)
+    consent: str | None = None  # "email:marketing:granted"
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> "ContactFilter":
@@ -98,6 +101,7 @@ class ContactFilter:
             segment=segment,
             segment_params=_segment_params(args) if segment else (),
             saved=_int(args.get("saved")),
+            consent=_consent(args.get("consent")),
         )
 
     def to_args(self) -> dict[str, Any]:
@@ -127,6 +131,7 @@ class ContactFilter:
                 self.source,
                 self.segment,
                 self.saved,
+                self.consent,
             )
         )
 
@@ -137,6 +142,11 @@ class ContactFilter:
             names = (*names, "saved_condition")
         defaults = ContactFilter()
         return replace(self, **{n: getattr(defaults, n) for n in names})
+
+
+def _consent(raw: Any) -> str | None:
+    parsed = consent.parse_filter(raw)
+    return consent.FILTER_SEPARATOR.join(parsed) if parsed else None
 
 
 def _segment_params(args: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -201,6 +211,9 @@ def _planned(
         # Likewise an unbound saved segment (or one the user may not see) matches nothing.
         saved = flt.saved_condition
         conds.append(saved if saved is not None else false())
+    if flt.consent is not None:
+        # EXISTS over ix_contact_consents_filter (channel, purpose, status, contact_id).
+        conds.append(consent.condition(*flt.consent.split(consent.FILTER_SEPARATOR)))
     # by_id: the caller drives by primary key; a filter's index would make SQLite walk it.
     column = _no_index if by_id else (lambda c: c)
     if flt.owner == "none":

@@ -127,9 +127,13 @@ def _shown(contact: Contact, name: str, fields: dict[str, CustomField]) -> str:
 
 
 def _history_rows(entries, fields: dict[str, CustomField], users: dict[int, User]) -> list[dict]:
+    from .consent import history_changes as consent_changes
+
     rows = []
     for entry in entries:
-        changes = [
+        # Consent rows read "E-mail · marketing: unknown → granted (source: …)".
+        changes = consent_changes(entry.changes or {}) if entry.action == "consent" else None
+        changes = changes or [
             {
                 "field": _label(field, fields),
                 "before": _format(field, before, fields, users),

@@ -89,7 +89,7 @@ def _context(flt: ContactFilter, after: str | None = None) -> dict:
         "clear_url": url_for(
             "contacts.index",
             **flt.without(
-                "q", "tag", "owner", "stage", "temperature", "source", "segment"
+                "q", "tag", "owner", "stage", "temperature", "source", "segment", "consent"
             ).to_args(),
         ),
     }
