@@ -340,9 +340,21 @@ def _dialect(app: Flask) -> str:
     help="Map a column (header or 1-based number) to a field; repeatable.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
+@click.option(
+    "--kind",
+    type=click.Choice(["contacts", "purchases"]),
+    default="contacts",
+    show_default=True,
+    help="What the rows are. Purchases: contact's external id, e-mail or phone; date; amount; "
+    "currency, items, order number (fields external_id, email, phone, date, amount, currency, "
+    "text, order).",
+)
 @with_appcontext
-def import_command(file: str, importer_name: str | None, maps: tuple[str, ...], dry_run: bool):
-    """Import contacts from FILE (CSV, or any format an installed plugin reads)."""
+def import_command(
+    file: str, importer_name: str | None, maps: tuple[str, ...], dry_run: bool, kind: str
+):
+    """Import contacts (or, with --kind purchases, purchases) from FILE (CSV, or any format
+    an installed plugin reads)."""
     import os
 
     from .core import importing
@@ -365,6 +377,8 @@ def import_command(file: str, importer_name: str | None, maps: tuple[str, ...], 
             importer_name=importer_name,
             region=current_app.config["DEFAULT_REGION"],
             overrides=overrides,
+            kind=kind,
+            currency=current_app.config.get("DEFAULT_CURRENCY"),
         )
         db.session.commit()
         headers = imp.options.get("headers")
@@ -379,11 +393,19 @@ def import_command(file: str, importer_name: str | None, maps: tuple[str, ...], 
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     counts = preview["counts"]
-    click.echo(
-        f"Dry run of {preview['total']} rows: {counts.get('create', 0)} to create "
-        f"({counts.get('duplicate', 0)} possible duplicates), {counts.get('update', 0)} to update, "
-        f"{counts.get('unchanged', 0)} unchanged, {counts.get('error', 0)} rejected."
-    )
+    purchases = kind == "purchases"
+    if purchases:
+        click.echo(
+            f"Dry run of {preview['total']} rows: {counts.get('create', 0)} purchases to add, "
+            f"{counts.get('unchanged', 0)} already imported, {counts.get('error', 0)} rejected."
+        )
+    else:
+        click.echo(
+            f"Dry run of {preview['total']} rows: {counts.get('create', 0)} to create "
+            f"({counts.get('duplicate', 0)} possible duplicates), "
+            f"{counts.get('update', 0)} to update, "
+            f"{counts.get('unchanged', 0)} unchanged, {counts.get('error', 0)} rejected."
+        )
     for entry in preview["errors"]:
         click.echo(f"  row {entry['row']}: {entry['reason']}")
     if dry_run:
@@ -405,10 +427,17 @@ def import_command(file: str, importer_name: str | None, maps: tuple[str, ...], 
                 f"Import #{imp.id} stopped: {exc}. Rows up to "
                 f"{db.session.get(importing.Import, imp.id).committed_row} are imported."
             ) from None
-    click.echo(
-        f"Import #{imp.id}: {counts.get('create', 0)} created, {counts.get('update', 0)} updated, "
-        f"{counts.get('unchanged', 0)} unchanged, {counts.get('error', 0)} rejected."
-    )
+    if purchases:
+        click.echo(
+            f"Import #{imp.id}: {counts.get('create', 0)} purchases added, "
+            f"{counts.get('unchanged', 0)} already imported, {counts.get('error', 0)} rejected."
+        )
+    else:
+        click.echo(
+            f"Import #{imp.id}: {counts.get('create', 0)} created, "
+            f"{counts.get('update', 0)} updated, "
+            f"{counts.get('unchanged', 0)} unchanged, {counts.get('error', 0)} rejected."
+        )
     if counts.get("error"):
         click.echo(f"The rejected rows and reasons: the import's page, /imports/{imp.id}.")
 

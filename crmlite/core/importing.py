@@ -47,7 +47,7 @@ from ..models import (
 )
 from ..models.types import utcnow
 from . import contacts as contacts_core
-from . import history
+from . import history, purchase_import
 from . import tags as tags_core
 from .i18n import _
 from .import_mapping import auto_map, is_target
@@ -114,9 +114,15 @@ def create_import(
     region: str = "RU",
     overrides: dict[str, str] | None = None,
     saved_mapping: dict[str, str] | None = None,
+    kind: str = "contacts",
+    currency: str | None = None,
 ) -> Import:
     """An Import for a stored file: importer chosen (or detected), encoding, separator and
-    column mapping detected; overrides {column header: target} adjust the mapping."""
+    column mapping detected; overrides {column header: target} adjust the mapping.
+    kind: what the rows are, "contacts" or "purchases" (core.purchase_import); currency:
+    the purchases' currency when the file names none."""
+    if kind not in purchase_import.KINDS:
+        raise ImportProblem(_("There is no import of “%(kind)s”.", kind=kind))
     found = importers(pm)
     with open(path, "rb") as f:
         sample = f.read(SAMPLE_SIZE)
@@ -130,7 +136,11 @@ def create_import(
         raise ImportProblem(_("There is no importer named “%(name)s”.", name=importer_name))
     importer = found[importer_name]
     keys = custom_keys(session)
-    options: dict[str, Any] = {"region": region, "custom_keys": keys}
+    options: dict[str, Any] = {"region": region, "custom_keys": keys, "kind": kind}
+    if kind == purchase_import.KIND:
+        if not hasattr(importer, "table"):
+            raise ImportProblem(_("Purchases are imported from tables (CSV) only."))
+        options["currency"] = currency or "RUB"
     if hasattr(importer, "sniff"):
         options.update(importer.sniff(sample))
     if hasattr(importer, "table"):
@@ -144,7 +154,10 @@ def create_import(
         if not headers:
             raise ImportProblem(_("The file has no header row."))
         options["headers"] = headers
-        options["mapping"] = auto_map(headers, keys, saved_mapping)
+        if kind == purchase_import.KIND:
+            options["mapping"] = purchase_import.auto_map(headers, saved_mapping)
+        else:
+            options["mapping"] = auto_map(headers, keys, saved_mapping)
         for column, target in (overrides or {}).items():
             set_mapping_column(options, column, target, keys)
     imp = Import(
@@ -170,7 +183,7 @@ def set_mapping_column(options: dict, column: str, target: str, keys: Iterable[s
         index = int(column) - 1
     else:
         raise ImportProblem(_("The file has no column “%(column)s”.", column=column))
-    if not is_target(target, keys):
+    if not _is_target(options, target, keys):
         raise ImportProblem(_("“%(target)s” is not a field to import into.", target=target))
     mapping = list(options["mapping"])
     mapping[index] = target
@@ -183,10 +196,25 @@ def set_mapping(session: Session, imp: Import, mapping: list[str]) -> None:
     if len(mapping) != len(headers):
         raise ImportProblem(_("Choose a field for every column."))
     for target in mapping:
-        if not is_target(target, keys):
+        if not _is_target(imp.options, target, keys):
             raise ImportProblem(_("“%(target)s” is not a field to import into.", target=target))
+    if is_purchases(imp):
+        try:
+            purchase_import.check_mapping(mapping)
+        except ValueError as exc:
+            raise ImportProblem(str(exc)) from None
     imp.options = {**imp.options, "mapping": list(mapping), "custom_keys": keys}
     imp.preview = None  # the dry run was for the old mapping
+
+
+def is_purchases(imp: Import) -> bool:
+    return (imp.options or {}).get("kind") == purchase_import.KIND
+
+
+def _is_target(options: dict, target: str, keys: Iterable[str]) -> bool:
+    if options.get("kind") == purchase_import.KIND:
+        return purchase_import.is_target(target)
+    return is_target(target, keys)
 
 
 def save_mapping(session: Session, imp: Import, name: str, user_id: int | None) -> ImportMapping:
@@ -215,8 +243,24 @@ def _drafts(pm, imp: Import) -> Iterator[tuple[int, dict[str, Any]]]:
     importer = importers(pm).get(imp.importer)
     if importer is None:
         raise ImportProblem(_("The importer “%(name)s” is not available.", name=imp.importer))
+    if is_purchases(imp):
+        mapping = imp.options.get("mapping") or []
+        try:
+            purchase_import.check_mapping(mapping)
+        except ValueError as exc:
+            raise ImportProblem(str(exc)) from None
+        with open(imp.path, "rb") as f:
+            headers, rows = importer.table(f, dict(imp.options))
+            yield from enumerate(purchase_import.drafts_from_rows(rows, mapping, len(headers)), 1)
+        return
     with open(imp.path, "rb") as f:
         yield from enumerate(importer.parse(f, dict(imp.options)), 1)
+
+
+def _planner(session: Session, imp: Import, dry: bool):
+    if is_purchases(imp):
+        return purchase_import.PurchasePlanner(session, imp, dry, _Row)
+    return _Planner(session, imp, dry)
 
 
 @dataclass
@@ -497,6 +541,8 @@ def _batches(drafts: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tup
 
 
 def _display(draft: dict[str, Any]) -> str:
+    if "_name" in draft:  # a purchase: its contact
+        return draft["_name"]
     name = " ".join(
         str(draft.get(k) or "") for k in ("last_name", "first_name", "middle_name") if draft.get(k)
     )
@@ -527,7 +573,7 @@ def dry_run(
     session: Session, pm, imp: Import, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
     """Each row's outcome without writing a contact; stored on imp.preview and returned."""
-    planner = _Planner(session, imp, dry=True)
+    planner = _planner(session, imp, dry=True)
     counts: Counter = Counter()
     shown: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -536,7 +582,7 @@ def dry_run(
         for batch in _batches(_drafts(pm, imp), BATCH):
             for r in planner.plan(batch):
                 counts[r.action] += 1
-                if r.action == "create" and r.state.duplicate_of:
+                if r.action == "create" and r.state and r.state.duplicate_of:
                     counts["duplicate"] += 1
                 entry = {
                     "row": r.row,
@@ -544,6 +590,7 @@ def dry_run(
                     "name": _display(r.draft),
                     "reason": r.error,
                     "duplicate_of": r.state.duplicate_of if r.state else None,
+                    "detail": r.draft.get("_detail", ""),
                 }
                 if len(shown) < PREVIEW_ROWS:
                     shown.append(entry)
@@ -579,12 +626,15 @@ def run(
     session.commit()
     total = (imp.preview or {}).get("total")
     start = imp.committed_row
-    planner = _Planner(session, imp, dry=False)
+    planner = _planner(session, imp, dry=False)
     drafts = ((n, d) for n, d in _drafts(pm, imp) if n > start)
     try:
         for batch in _batches(drafts, batch_size):
             rows = planner.plan(batch)
-            counts = _write(session, imp, rows, user_id)
+            if is_purchases(imp):
+                counts = purchase_import.write(session, imp, rows, user_id, _insert)
+            else:
+                counts = _write(session, imp, rows, user_id)
             imp = session.get(Import, import_id)
             merged = Counter(imp.counts or {})
             merged.update(counts)
@@ -976,6 +1026,14 @@ def undo(session: Session, import_id: int, user_id: int | None) -> dict[str, int
     imp = session.get(Import, import_id)
     imp.status = "undoing"
     session.commit()
+    if is_purchases(imp):
+        result = purchase_import.undo(session, imp, user_id)
+        imp = session.get(Import, import_id)
+        imp.status, imp.undone_at = "undone", utcnow()
+        imp.counts = {**imp.counts, "undo_deleted": result["deleted"]}
+        imp.counts = {**imp.counts, "undo_demoted": result["demoted"]}
+        session.commit()
+        return result
     deleted = restored = 0
     while True:
         ids = list(

@@ -23,7 +23,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core import exporting, importing, listing, segments
+from ..core import exporting, importing, listing, purchase_import, segments
 from ..core.contacts import custom_fields
 from ..core.import_mapping import target_choices
 from ..extensions import db
@@ -154,6 +154,8 @@ def upload():
             importer_name=request.form.get("importer") or None,
             region=current_app.config["DEFAULT_REGION"],
             saved_mapping=saved.mapping if saved else None,
+            kind=request.form.get("kind") or "contacts",
+            currency=current_app.config.get("DEFAULT_CURRENCY"),
         )
     except importing.ImportProblem as exc:
         db.session.rollback()
@@ -178,11 +180,16 @@ def _mapping_page(imp: Import, status: int = 200, error: str = ""):
                 for i, cell in enumerate(row[: len(headers)]):
                     samples[i].append(cell)
     columns = list(zip(headers, imp.options.get("mapping") or [], samples, strict=False))
+    if importing.is_purchases(imp):
+        choices = purchase_import.target_choices()
+    else:
+        choices = target_choices(custom_fields(db.session))
     return render(
         "imports/mapping.html",
         imp=imp,
         columns=columns,
-        choices=target_choices(custom_fields(db.session)),
+        choices=choices,
+        purchases=importing.is_purchases(imp),
         error=error,
     ), status
 
@@ -230,6 +237,7 @@ def show(import_id: int):
         job=job,
         busy=busy,
         counts=imp.counts or {},
+        purchases=importing.is_purchases(imp),
     )
 
 
