@@ -80,3 +80,14 @@ def contact_deleted(contact_id: int) -> None:
 @hookspec
 def register_exporters() -> list[Any]:
     """Return exporters: objects with name, label, extension, mimetype and write(rows, stream)."""
+
+
+@hookspec
+def register_interaction_kinds() -> list[Any]:
+    """Return kinds of chronicle entries (objects with key, label, fields: a list of
+    crmlite.plugins.SettingField whose values are kept in Interaction.data)."""
+
+
+@hookspec
+def interaction_added(interaction: Any) -> None:
+    """Called when an interaction is added to a contact's chronicle, inside the transaction."""

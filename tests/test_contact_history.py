@@ -62,7 +62,8 @@ def test_the_panel_refreshes_itself_after_each_edit(app, editor_client, users):
     contact_id = make_contact(app, users["editor"])
     page = editor_client.get(f"/contacts/{contact_id}").get_data(as_text=True)
     assert re.search(
-        rf'id="history"[^>]*hx-get="/contacts/{contact_id}/history"'
+        # The page shows the history inside the chronicle's timeline (tests/test_chronicle.py).
+        rf'id="timeline"[^>]*hx-get="/contacts/{contact_id}/timeline"'
         r' hx-trigger="contactChanged from:body"',
         page,
         re.S,

@@ -222,7 +222,7 @@ def test_page_shows_fields_tags_and_history_with_human_labels(app, editor_client
     for text in ("Former", "Cold", "Web form", "Male", "Acme", "+44 20 7946 0958", "VIP"):
         assert text in html
     assert "Lifecycle stage" in html and "Temperature" in html
-    assert 'id="history"' in html
+    assert 'id="timeline"' in html
     assert html.index("added a tag") < html.index("created the contact")  # newest first
 
 
@@ -286,7 +286,7 @@ def test_viewer_sees_the_page_without_edit_affordances(app, viewer_client, users
         tags.add_tag(db.session, contact, tags.get_or_create(db.session, "VIP"), None)
         db.session.commit()
     html = viewer_client.get(f"/contacts/{contact_id}").get_data(as_text=True)
-    assert "Acme" in html and "VIP" in html and "History" in html
+    assert "Acme" in html and "VIP" in html and "Chronicle" in html
     assert "/field/" not in html  # no click-to-edit
     assert 'name="tag"' not in html and "tag-remove" not in html
     for word in ("Archive", "Edit all fields", "Delete permanently"):
@@ -404,4 +404,4 @@ def test_the_page_runs_a_fixed_number_of_queries(app, editor_client, users):
     few = count_queries(app, editor_client, f"/contacts/{small}")
     many = count_queries(app, editor_client, f"/contacts/{big}")
     assert few == many
-    assert many <= 10
+    assert many <= 11  # the timeline reads two sources: interactions and history

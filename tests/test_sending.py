@@ -8,7 +8,7 @@ from sqlalchemy import select
 from crmlite import hookimpl
 from crmlite.core import contacts, sending
 from crmlite.extensions import db
-from crmlite.models import ContactHistory, CustomField, OutboxMessage
+from crmlite.models import CustomField, Interaction, OutboxMessage
 
 HX = {"HX-Request": "true"}
 
@@ -44,11 +44,11 @@ def outbox(app) -> list[OutboxMessage]:
 def messages_in_history(app, contact_id) -> list[dict]:
     with app.app_context():
         return [
-            {k: v[1] for k, v in entry.changes.items()} | {"user_id": entry.user_id}
-            for entry in db.session.scalars(
-                select(ContactHistory)
-                .where(ContactHistory.contact_id == contact_id, ContactHistory.action == "message")
-                .order_by(ContactHistory.id)
+            dict(item.data) | {"user_id": item.author_id}
+            for item in db.session.scalars(
+                select(Interaction)
+                .where(Interaction.contact_id == contact_id, Interaction.kind == "message")
+                .order_by(Interaction.id)
             )
         ]
 

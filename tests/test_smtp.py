@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from crmlite.core import contacts
 from crmlite.extensions import db
-from crmlite.models import ContactHistory, PluginState
+from crmlite.models import Interaction, PluginState
 
 
 def free_port() -> int:
@@ -73,11 +73,11 @@ def make_contact(app, **fields) -> int:
 def deliveries(app, contact_id) -> list[str]:
     with app.app_context():
         return [
-            entry.changes["delivery"][1]
+            entry.data["delivery"]
             for entry in db.session.scalars(
-                select(ContactHistory)
-                .where(ContactHistory.contact_id == contact_id, ContactHistory.action == "message")
-                .order_by(ContactHistory.id)
+                select(Interaction)
+                .where(Interaction.contact_id == contact_id, Interaction.kind == "message")
+                .order_by(Interaction.id)
             )
         ]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from crmlite.core import contacts
 from crmlite.extensions import db
-from crmlite.models import ContactHistory, PluginState
+from crmlite.models import Interaction, PluginState
 
 try:
     import crmlite_webhook
@@ -83,11 +83,11 @@ def make_contact(app) -> int:
 def deliveries(app, contact_id) -> list[str]:
     with app.app_context():
         return [
-            e.changes["delivery"][1]
+            e.data["delivery"]
             for e in db.session.scalars(
-                select(ContactHistory)
-                .where(ContactHistory.contact_id == contact_id, ContactHistory.action == "message")
-                .order_by(ContactHistory.id)
+                select(Interaction)
+                .where(Interaction.contact_id == contact_id, Interaction.kind == "message")
+                .order_by(Interaction.id)
             )
         ]
 

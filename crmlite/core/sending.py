@@ -7,7 +7,7 @@ A sender is any object with
     send(message: Message) -> SendResult   (never raises for a delivery failure)
 
 send() runs before_send (plugins may change the message), the sender, then after_send,
-and records the message with its result in the contact's history. Subjects and bodies are
+and records the message with its result in the contact's chronicle. Subjects and bodies are
 Jinja templates rendered in a sandbox with the contact's fields, so a template written by
 a user can read {{ first_name }} but cannot reach Python internals.
 """
@@ -22,14 +22,14 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Contact, CustomField, PluginState
-from . import history
+from ..models import Contact, CustomField, Interaction, PluginState
 from .i18n import _
 
 CHANNELS = ("email", "sms", "messenger", "webhook")
 MAX_SUBJECT = 500
 MAX_BODY = 50_000
 MAX_OUTPUT = 200_000  # characters a rendered template may produce
+CHRONICLE_EXCERPT = 300  # characters of the body kept in the contact's chronicle
 
 
 @dataclass
@@ -301,7 +301,8 @@ def send(
     message: Message,
     user_id: int | None = None,
 ) -> SendResult:
-    """Send one message through the named sender and record it in the contact's history.
+    """Send one message through the named sender and record it in the contact's chronicle
+    (an Interaction of kind "message"; the summary and plugins' interaction_added follow).
 
     A sender that raises counts as a failed delivery (recorded, not lost). The caller
     commits the session.
@@ -321,19 +322,39 @@ def send(
         result = SendResult(False, f"{type(exc).__name__}: {exc}")
     pm.hook.after_send(message=message, result=result)
     if message.contact_id is not None:
-        history.record(
-            session,
-            message.contact_id,
-            user_id,
-            "message",
-            {
-                "sender": (None, registered.label),
-                "to": (None, message.to),
-                "subject": (None, message.subject),
-                "delivery": (None, delivery_text(result)),
-            },
-        )
+        _record_in_chronicle(pm, session, message, registered.label, result, user_id)
     return result
+
+
+def _record_in_chronicle(
+    pm: pluggy.PluginManager,
+    session: Session,
+    message: Message,
+    sender_label: str,
+    result: SendResult,
+    user_id: int | None,
+) -> None:
+    """The message, sent or failed, as an entry of the contact's chronicle."""
+    from . import interactions
+
+    excerpt = " ".join((message.body or "").split())[:CHRONICLE_EXCERPT]
+    item = Interaction(
+        contact_id=message.contact_id,
+        kind="message",
+        text="\n".join(part for part in (message.subject, excerpt) if part),
+        author_id=user_id,
+        data={
+            "sender": sender_label,
+            "to": message.to,
+            "subject": message.subject,
+            "delivery": delivery_text(result),
+            "ok": result.ok,
+        },
+    )
+    session.add(item)
+    session.flush()
+    interactions.after_change(session, [message.contact_id], user_id)
+    pm.hook.interaction_added(interaction=item)
 
 
 def delivery_text(result: SendResult) -> str:

@@ -94,6 +94,12 @@ ACTION_LABELS = {
     "archive": _l("archived the contact"),
     "restore": _l("restored the contact"),
     "message": _l("sent a message"),
+    "import": _l("imported"),
+    "import_undo": _l("undid an import"),
+    "consent": _l("recorded consent"),
+    "interaction_add": _l("added a chronicle entry"),
+    "interaction_edit": _l("edited a chronicle entry"),
+    "interaction_delete": _l("deleted a chronicle entry"),
 }
 
 # The contact page, section by section; custom fields follow "crm", notes come last.
