@@ -1,10 +1,14 @@
 """Consent on the contact page in a real browser: a cell opens in place, Enter saves,
-Esc cancels, and the row and the history change without a reload."""
+Esc cancels, and the row and the history change without a reload. Also the panel's
+screenshot for docs/consent.md (docs/images/ only with CRMLITE_UPDATE_SCREENSHOTS=1)."""
+
+import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from crmlite.core import contacts
+from crmlite.core import consent, contacts
 from crmlite.extensions import db
 from tests.conftest import PASSWORD
 
@@ -12,12 +16,36 @@ from .conftest import login
 
 pytestmark = pytest.mark.browser
 
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
-def test_edit_a_consent_cell_in_place(page, app, users):
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        return DOCS_IMAGES
+    return tmp_path
+
+
+def test_edit_a_consent_cell_in_place(page, app, users, shots):
     with app.app_context():
         clean = contacts.validate({"first_name": "Вера", "last_name": "Соколова"}, region="RU")
         contact_id = contacts.create_contact(db.session, clean, users["editor"]).id
+        consent.record(
+            db.session,
+            contact_id,
+            "email",
+            "service",
+            "granted",
+            source="paper",
+            wording_version="2025-09",
+            user_id=users["admin"],
+        )
+        consent.record(
+            db.session, contact_id, "sms", "marketing", "withdrawn", source="unsubscribe link"
+        )
         db.session.commit()
+    page.set_viewport_size({"width": 1280, "height": 900})
     login(page, "editor@example.com", PASSWORD)
     page.goto(f"/contacts/{contact_id}")
     page.evaluate("window.notReloaded = true")
@@ -52,3 +80,8 @@ def test_edit_a_consent_cell_in_place(page, app, users):
     expect(row).not_to_contain_text("lost")
 
     assert page.evaluate("window.notReloaded") is True  # all of it without a reload
+
+    panel = page.locator("#consent")
+    expect(panel.locator(".consent-withdrawn")).to_have_text("withdrawn")
+    panel.screenshot(path=str(shots / "consent-panel.png"))
+    assert (shots / "consent-panel.png").stat().st_size > 5_000
