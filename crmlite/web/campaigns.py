@@ -357,10 +357,16 @@ def show(campaign_id: int):
             else None
         ),
         segment_label=_segment_label(campaign),
+        sender_label=_sender_label(campaign),
         status_label=core.status_label,
         reason_label=core.reason_label,
         reasons=core.REASONS,
     )
+
+
+def _sender_label(campaign: Campaign) -> str:
+    registered = sending.get_sender(_pm(), campaign.sender)
+    return registered.label if registered else campaign.sender
 
 
 def _segment_label(campaign: Campaign) -> str:
