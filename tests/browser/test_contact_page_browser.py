@@ -39,7 +39,7 @@ def test_create_then_edit_inline_and_tag(page, app, users):
     field.fill("Ромашка")
     field.press("Enter")
     expect(page.locator("#field-company")).to_have_text("Ромашка")
-    expect(page.locator("#history")).to_contain_text("Company: — → Ромашка")
+    expect(page.locator("#timeline")).to_contain_text("Company: — → Ромашка")
 
     # Esc cancels: the old value comes back and nothing is saved.
     page.locator("#field-company button.editable").click()
@@ -65,14 +65,14 @@ def test_create_then_edit_inline_and_tag(page, app, users):
     box.press("Enter")
     chip = page.locator("#contact-tags li.tag", has_text="Партнёр")
     expect(chip).to_be_visible()
-    expect(page.locator("#history")).to_contain_text("Tags: — → Партнёр")
+    expect(page.locator("#timeline")).to_contain_text("Tags: — → Партнёр")
     expect(page.get_by_placeholder("Add a tag…")).to_be_focused()
     page.get_by_placeholder("Add a tag…").fill("Новый")
     page.get_by_placeholder("Add a tag…").press("Enter")
     expect(page.locator("#contact-tags li.tag", has_text="Новый")).to_be_visible()
     page.get_by_role("button", name="Remove tag Партнёр").click()
     expect(chip).to_have_count(0)
-    expect(page.locator("#history")).to_contain_text("Tags: Партнёр → —")
+    expect(page.locator("#timeline")).to_contain_text("Tags: Партнёр → —")
 
     assert page.evaluate("window.notReloaded") is True
 
@@ -94,4 +94,4 @@ def test_select_fields_save_with_enter(page, app, users):
     select.select_option("customer")
     select.press("Enter")
     expect(page.locator("#field-stage")).to_have_text("Customer")
-    expect(page.locator("#history")).to_contain_text("Lifecycle stage: Potential → Customer")
+    expect(page.locator("#timeline")).to_contain_text("Lifecycle stage: Potential → Customer")

@@ -207,7 +207,7 @@ def test_user_guide_screenshots(page, team, shots):
     rows.filter(has_text="Иванов Сергей Петрович").get_by_role("link").first.click()
     expect(page.get_by_role("heading", name="Иванов Сергей Петрович")).to_be_visible()
     expect(page.locator("#field-phones")).to_contain_text("+7 912 345-67-89")
-    expect(page.locator("#history")).to_contain_text("created the contact")
+    expect(page.locator("#timeline")).to_contain_text("created the contact")
     page.locator("#field-company button.editable").click()
     company = page.locator('#field-company input[name="company"]')
     expect(company).to_be_focused()
