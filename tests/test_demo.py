@@ -190,3 +190,39 @@ def test_a_big_load_rebuilds_its_indexes_and_gives_the_same_rows(ctx, monkeypatc
     db.session.add(contact)
     db.session.commit()
     assert contact.id == max(c.id for c in _contacts()[:-1]) + 1
+
+
+def test_demo_chronicle_and_its_summary(ctx, users):
+    """About five interactions per contact, purchases with a long tail, and the summary
+    columns exactly what core.interactions.refresh_stats computes from them."""
+    from crmlite.core import interactions
+    from crmlite.models import Interaction
+
+    generate(db.session, 400, seed=5)
+    total = db.session.scalar(select(func.count()).select_from(Interaction))
+    assert 3.5 * 400 < total < 6.5 * 400
+    kinds = set(db.session.scalars(select(Interaction.kind).distinct()))
+    assert {"purchase", "note", "call", "feedback"} <= kinds
+    counts = [c.purchase_count for c in _contacts()]
+    assert 0.4 < sum(1 for n in counts if n) / len(counts) < 0.7
+    assert max(counts) >= 8  # the long tail
+    # A contact with a purchase is at least a customer, never potential.
+    assert all(c.stage != "potential" for c in _contacts() if c.purchase_count)
+    fields = [
+        "purchase_count",
+        "purchase_total_minor",
+        "purchase_avg_minor",
+        "first_purchase_at",
+        "last_purchase_at",
+        "last_interaction_at",
+        "last_nps",
+    ]
+
+    def summary():
+        db.session.expire_all()
+        return {c.id: tuple(getattr(c, f) for f in fields) for c in _contacts()}
+
+    written = summary()
+    interactions.refresh_stats(db.session)
+    db.session.commit()
+    assert summary() == written

@@ -5,9 +5,16 @@ transaction: raw executemany on SQLite, COPY on PostgreSQL (psycopg), Core execu
 elsewhere. No ORM object is made per contact. Everything create_contact would write is
 written too: the contact with sort_name and company_key, its e-mails and phones, its
 search tokens (the same set contact_tokens returns), its tags and one "create" history row.
+
+Each contact also gets a chronicle (about INTERACTIONS_PER_CONTACT interactions on average:
+notes, calls, meetings, support requests, NPS feedback and purchases with a long-tailed count
+and amount, some buyers having stopped buying long ago) and the summary columns that
+core.interactions.refresh_stats would compute from it, so lifecycle segments, RFM and the
+dashboard have something realistic to show.
 """
 
 import json
+import math
 import multiprocessing
 import random
 import re
@@ -23,7 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Contact, ContactEmail, ContactHistory, ContactPhone, User
+from ..models import Contact, ContactEmail, ContactHistory, ContactPhone, Interaction, User
 from ..models.types import utcnow
 from . import tags as tags_core
 from .contacts import sort_name
@@ -35,6 +42,11 @@ CHUNK = 10_000
 # faster than a million random b-tree inserts.
 BIG = 100_000
 DUPLICATE_SHARE = 0.01
+# The chronicle: interactions per contact on average (purchases included), share of
+# contacts who ever bought, and of buyers who stopped buying at some point.
+INTERACTIONS_PER_CONTACT = 5.0
+BUYER_SHARE = 0.55
+CHURN_SHARE = 0.35
 
 # --- Russian names ------------------------------------------------------------------
 
@@ -566,13 +578,19 @@ _TABLES = {
     "contacts": (
         "id first_name last_name middle_name company position industry city country address "
         "birth_date gender source owner_id stage temperature notes custom is_archived "
-        "created_at updated_at version sort_name company_key"
+        "created_at updated_at version sort_name company_key purchase_count "
+        "purchase_total_minor purchase_avg_minor first_purchase_at last_purchase_at "
+        "last_interaction_at last_nps"
     ).split(),
     "contact_emails": ["id", "contact_id", "email", "label", "is_primary"],
     "contact_phones": ["id", "contact_id", "e164", "label", "is_primary"],
     "search_tokens": ["contact_id", "token", "sort_name"],
     "contact_tags": ["contact_id", "tag_id"],
     "contact_history": ["id", "contact_id", "user_id", "at", "action", "version", "changes"],
+    "interactions": (
+        "id contact_id kind occurred_at text amount_minor currency status score data "
+        "author_id created_at updated_at"
+    ).split(),
 }
 
 
@@ -619,6 +637,110 @@ class _Plan:
     phone_id: int
     history_id: int
     now: datetime
+    interaction_id: int = 1
+    interactions_per_contact: float = INTERACTIONS_PER_CONTACT
+
+
+RU_NOTES = [
+    "Просил перезвонить после праздников",
+    "Интересуется оптовыми ценами",
+    "Отправили коммерческое предложение",
+    "Уточнить условия доставки",
+    "Доволен последним заказом",
+    "Сравнивает с конкурентами",
+]
+EN_NOTES = [
+    "Asked for a call back next week",
+    "Interested in volume pricing",
+    "Sent the proposal",
+    "Check delivery terms",
+    "Happy with the last order",
+    "Comparing with competitors",
+]
+RU_PRODUCTS = ["Кофе в зёрнах, 1 кг", "Чай улун", "Подарочный набор", "Кофемолка", "Капсулы, 50 шт"]
+EN_PRODUCTS = ["Coffee beans, 1 kg", "Oolong tea", "Gift box", "Coffee grinder", "Capsules, 50"]
+# (kind, share) of the interactions that are not purchases or feedback.
+OTHER_KINDS = [("note", 0.40), ("call", 0.35), ("meeting", 0.12), ("support", 0.13)]
+# NPS answers lean positive, as they do in practice.
+NPS_SCORES = [0, 1, 2, 3, 4, 5, 6] + [7, 8] * 4 + [9, 10] * 6
+
+
+class _Chronicle:
+    """Interactions of one contact and the summary columns they give.
+
+    Its own random stream, so adding the chronicle does not change the people generated."""
+
+    def __init__(self, seed: int, now: datetime, per_contact: float):
+        self.r = random.Random(seed * 1_000_003 + 17)
+        self.enabled = per_contact > 0
+        # floor(Exp(mean)) has mean 1 / (e^(1/mean) - 1): purchases and feedback make about
+        # 1.8 interactions per contact; the other kinds make up the rest.
+        self.other_mean = max(per_contact - 1.8, 0.05) + 0.5
+        self.days = [(now - timedelta(days=d)).strftime("%Y-%m-%d ") for d in range(3 * 365 + 2)]
+        pick = random.Random(seed)
+        self.times = [
+            f"{9 + pick.randrange(10):02d}:{pick.randrange(60):02d}:00" for _ in range(97)
+        ]
+        kinds = []
+        for kind, share in OTHER_KINDS:
+            kinds += [kind] * int(share * 100)
+        self.kinds = kinds
+
+    def _when(self, low: int, high: int) -> str:
+        """A moment between low and high days ago (both included)."""
+        r = self.r.random
+        day = low + int(r() * (high - low + 1))
+        return self.days[day] + self.times[int(r() * len(self.times))]
+
+    def make(self, cid, age_days, russian, author, next_id):
+        """(rows, summary) for a contact created age_days ago; ids from next_id on."""
+        if not self.enabled or age_days < 1:
+            return [], (0, 0, None, None, None, None, None)
+        r = self.r.random
+        rows = []
+        purchases = []
+        if r() < BUYER_SHARE:
+            count = min(1 + int(-math.log(1 - r()) * 2.2), 80)  # long tail: a few buy often
+            if r() < CHURN_SHARE:  # stopped buying at some point
+                newest = 1 + int(r() * age_days)
+            else:  # still buying: the last purchase is recent
+                newest = min(1 + int(-math.log(1 - r()) * 60), age_days)
+            spend = self.r.lognormvariate(7.6, 0.7)  # this customer's usual check, roubles
+            products = RU_PRODUCTS if russian else EN_PRODUCTS
+            for i in range(count):
+                when = self._when(newest, age_days) if i else self.days[newest] + self.times[0]
+                amount = int(spend * self.r.lognormvariate(0, 0.4)) * 100
+                item = products[int(r() * len(products))]
+                purchases.append((when, amount))
+                rows.append((next_id, cid, "purchase", when, item, amount, "RUB", None, None))
+                next_id += 1
+        nps = None
+        if r() < 0.3:
+            score = NPS_SCORES[int(r() * len(NPS_SCORES))]
+            when = self._when(1, age_days)
+            nps = (when, score)
+            rows.append((next_id, cid, "feedback", when, "", None, None, None, score))
+            next_id += 1
+        notes = RU_NOTES if russian else EN_NOTES
+        for _ in range(int(-math.log(1 - r()) * self.other_mean)):
+            kind = self.kinds[int(r() * len(self.kinds))]
+            status = ("closed" if r() < 0.8 else "open") if kind == "support" else None
+            when = self._when(1, age_days)
+            rows.append(
+                (next_id, cid, kind, when, notes[int(r() * len(notes))], None, None, status, None)
+            )
+            next_id += 1
+        rows = [(*row, "{}", author, row[3], row[3]) for row in rows]
+        if purchases:
+            total = sum(a for _w, a in purchases)
+            dates = [w for w, _a in purchases]
+            summary = [len(purchases), total, int(total / len(purchases) + 0.5)]
+            summary += [min(dates), max(dates)]
+        else:
+            summary = [0, 0, None, None, None]
+        summary.append(max((row[3] for row in rows), default=None))
+        summary.append(nps[1] if nps else None)
+        return rows, tuple(summary)
 
 
 def _chunks(plan: _Plan) -> Iterator[dict[str, list[tuple]]]:
@@ -628,6 +750,8 @@ def _chunks(plan: _Plan) -> Iterator[dict[str, list[tuple]]]:
     owners, tag_ids = plan.owners, plan.tag_ids
     contact_id, email_id = plan.contact_id, plan.email_id
     phone_id, history_id = plan.phone_id, plan.history_id
+    chronicle = _Chronicle(plan.seed, plan.now, plan.interactions_per_contact)
+    interaction_id = plan.interaction_id
     # Precomputed date texts: formatting a date per row would cost more than the rest.
     days = [(plan.now - timedelta(days=d)).strftime("%Y-%m-%d ") for d in range(3 * 365)]
     born_from = date(plan.now.year - 70, 1, 1)
@@ -637,18 +761,25 @@ def _chunks(plan: _Plan) -> Iterator[dict[str, list[tuple]]]:
     while made < plan.count:
         n = min(CHUNK, plan.count - made)
         contacts, emails, phones, tokens, tagged, history = [], [], [], [], [], []
+        events = []
         for _ in range(n):
             p = gen.person()
             cid = contact_id
             contact_id += 1
             seconds = below(86400)
+            age = below(len(days))
             created = (
-                f"{days[below(len(days))]}"
-                f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+                f"{days[age]}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
             )
             born = birthdays[below(len(birthdays))] if rnd() < 0.7 else None
             owner = owners[below(len(owners))] if owners and rnd() < 0.85 else None
             sname = sort_name(p.last, p.first, p.middle, p.company)
+            stage = STAGES[int(rnd() * len(STAGES))]
+            rows, summary = chronicle.make(cid, age, p.lang == "ru", owner, interaction_id)
+            interaction_id += len(rows)
+            events.extend(rows)
+            if summary[0] and stage == "potential":  # a purchase makes a customer
+                stage = "customer"
             contacts.append(
                 (
                     cid,
@@ -665,7 +796,7 @@ def _chunks(plan: _Plan) -> Iterator[dict[str, list[tuple]]]:
                     p.gender,
                     SOURCES[int(rnd() * len(SOURCES))],
                     owner,
-                    STAGES[int(rnd() * len(STAGES))],
+                    stage,
                     TEMPERATURES[int(rnd() * len(TEMPERATURES))],
                     "",
                     "{}",
@@ -675,6 +806,7 @@ def _chunks(plan: _Plan) -> Iterator[dict[str, list[tuple]]]:
                     1,
                     sname,
                     fold(p.company)[:200],
+                    *summary,
                 )
             )
             for i, email in enumerate(p.emails):
@@ -699,6 +831,7 @@ def _chunks(plan: _Plan) -> Iterator[dict[str, list[tuple]]]:
             "search_tokens": tokens,
             "contact_tags": tagged,
             "contact_history": history,
+            "interactions": events,
         }
 
 
@@ -738,8 +871,10 @@ def generate(
     seed: int = 1,
     region: str = "RU",
     progress: Callable[[int], Any] | None = None,
+    interactions_per_contact: float = INTERACTIONS_PER_CONTACT,
 ) -> int:
-    """Append `count` demo contacts (ids after the current maximum); return how many."""
+    """Append `count` demo contacts (ids after the current maximum), each with a chronicle
+    of about `interactions_per_contact` interactions (0: none); return how many contacts."""
     plan = _Plan(
         seed=seed,
         count=count,
@@ -751,6 +886,8 @@ def generate(
         phone_id=_next_id(session, ContactPhone.id),
         history_id=_next_id(session, ContactHistory.id),
         now=utcnow().replace(microsecond=0),
+        interaction_id=_next_id(session, Interaction.id),
+        interactions_per_contact=interactions_per_contact,
     )
     session.commit()
     big = count >= BIG
@@ -796,7 +933,13 @@ def generate(
 def _finish(conn: Connection, analyze: bool) -> None:
     """Move sequences past the ids we chose, and refresh the planner's statistics."""
     if conn.dialect.name == "postgresql":
-        for table in ("contacts", "contact_emails", "contact_phones", "contact_history"):
+        for table in (
+            "contacts",
+            "contact_emails",
+            "contact_phones",
+            "contact_history",
+            "interactions",
+        ):
             conn.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"

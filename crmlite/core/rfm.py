@@ -13,11 +13,14 @@ one purchase, quintiles 1 and 2 of frequency share the upper bound 1, everyone w
 purchase scores F1 and F2 stays empty. R5 is the most recent, F5 the most purchases, M5 the
 highest average check.
 
-The cut points are cached per database and state of the data (number of buyers, latest
-purchase, largest total), so the grid, its counts and the lists agree and the window query
-runs once per change, not per request.
+The cut points are cached per database: for CACHE_SECONDS they are reused as they are (so
+the grid, its counts and the list a cell opens use the same bounds and no request pays for
+the window query); after that one cheap query checks whether the buyers changed (their
+number, latest purchase, largest total) and the window query runs again only if they did.
+A new purchase therefore moves a contact between cells within about a minute.
 """
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -99,8 +102,10 @@ def _columns():
     }
 
 
-_cache: "OrderedDict[tuple, CutPoints]" = OrderedDict()
+# database url -> (fingerprint, cut points, checked at: time.monotonic())
+_cache: "OrderedDict[str, tuple[tuple, CutPoints, float]]" = OrderedDict()
 CACHE_SIZE = 8
+CACHE_SECONDS = 60.0
 
 
 def clear_cache() -> None:
@@ -115,7 +120,7 @@ def _fingerprint(session: Session) -> tuple:
             func.max(Contact.purchase_total_minor),
         ).where(buyers())
     ).one()
-    return (str(session.get_bind().url), *row)
+    return tuple(row)
 
 
 def compute_cut_points(session: Session) -> CutPoints:
@@ -141,14 +146,21 @@ def compute_cut_points(session: Session) -> CutPoints:
 
 
 def cut_points(session: Session) -> CutPoints:
-    key = _fingerprint(session)
-    if key[1] == 0:
-        return CutPoints()
-    found = _cache.get(key)
-    if found is None:
-        found = _cache[key] = compute_cut_points(session)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    """The cut points of the buyers now (see the module docstring for the cache)."""
+    url = str(session.get_bind().url)
+    now = time.monotonic()
+    cached = _cache.get(url)
+    if cached and now - cached[2] < CACHE_SECONDS:
+        return cached[1]
+    fingerprint = _fingerprint(session)
+    if cached and cached[0] == fingerprint:
+        found = cached[1]
+    else:
+        found = compute_cut_points(session) if fingerprint[0] else CutPoints()
+    _cache[url] = (fingerprint, found, now)
+    _cache.move_to_end(url)
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
     return found
 
 
