@@ -74,6 +74,7 @@ def test_build_save_and_open_a_segment(page, app, buyers, shots):
     # First rule: the city. Choosing the field swaps in text operators and a text input.
     first = page.locator("#rule-0")
     first.get_by_label("Field").select_option(label="City")
+    expect(first).to_have_attribute("data-field", "city")  # the row came back for the city
     expect(first.get_by_label("Condition")).to_have_value("contains")
     first.get_by_label("Value").fill("МОСКВА")
     count = page.locator("#match-count")
@@ -84,9 +85,11 @@ def test_build_save_and_open_a_segment(page, app, buyers, shots):
     second = page.locator("#rule-1")
     expect(second).to_be_visible()
     second.get_by_label("Field").select_option(label="Number of purchases")
+    expect(second).to_have_attribute("data-field", "purchase_count")
     expect(second.get_by_label("Value")).to_have_attribute("type", "number")
     expect(second.get_by_label("Condition").locator("option")).to_have_text(["=", "<", ">"])
     second.get_by_label("Condition").select_option(label=">")
+    expect(second).to_have_attribute("data-op", "gt")
     second.get_by_label("Value").fill("0")
     expect(count).to_have_text("1 contact matches")  # Москва AND bought: Анна
     page.get_by_label("any of the rules (OR)").check()
@@ -125,6 +128,7 @@ def test_build_save_and_open_a_segment(page, app, buyers, shots):
     # The segments page lists it with its lazy count.
     page.goto("/segments")
     row = page.locator("#saved-segments tr", has_text="Москвичи с покупками")
+    row.scroll_into_view_if_needed()  # counts load as rows come into view
     expect(row.locator(".segment-count")).to_have_text("1 contact")
     expect(row).to_contain_text("Shared")
     assert (shots / "saved-segment-builder.png").stat().st_size > 10_000
