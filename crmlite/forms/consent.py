@@ -5,8 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
-from ..models.consent import CHANNELS, CONSENT_STATUSES, PURPOSES
-
 CHANNEL_LABELS = {
     "email": _l("E-mail"),
     "sms": _l("SMS"),
@@ -53,13 +51,6 @@ class ConsentForm(FlaskForm):
         filters=[_strip],
         validators=[Length(max=50, message=_l("Keep the wording version under 50 characters."))],
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Clear messages instead of WTForms' "Not a valid choice".
-        self.channel.choices = [(k, v) for k, v in CHANNEL_LABELS.items() if k in CHANNELS]
-        self.purpose.choices = [(k, v) for k, v in PURPOSE_LABELS.items() if k in PURPOSES]
-        self.status.choices = [(k, v) for k, v in STATUS_LABELS.items() if k in CONSENT_STATUSES]
 
     def choice_errors(self) -> None:
         """Replace WTForms' generic "Not a valid choice" with a message saying which."""
