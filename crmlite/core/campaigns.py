@@ -27,6 +27,7 @@ from typing import Any
 import pluggy
 from sqlalchemy import (
     ColumnElement,
+    and_,
     case,
     func,
     insert,
@@ -36,7 +37,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..models import Campaign, CampaignRecipient, Contact, ContactConsent
 from ..models.contact import ContactEmail, ContactPhone
@@ -48,6 +49,7 @@ PURPOSES = ("marketing", "service")
 SAVED_PREFIX = "saved:"  # segment_key of a saved segment: "saved:<id>"
 MAX_NAME = 200
 MAX_RATE = 6000  # messages per minute; 0 means as fast as the sender goes
+PROGRESS_EVERY = 20  # messages between two progress commits (the page polls each second)
 REASONS = ("no_address", "invalid_address", "unsubscribed", "no_consent")
 
 
@@ -288,10 +290,11 @@ def _consent_status(channel: str, purpose: str):
     )
 
 
-def _reason(channel: str, purpose: str):
-    """SQL: "" when the contact gets the message, else the reason it is skipped."""
-    address = _address(channel)
-    status = _consent_status(channel, purpose)
+def _reason(channel: str, purpose: str, address=None, status=None):
+    """SQL: "" when the contact gets the message, else the reason it is skipped; over the
+    columns of _facts(), or per contact with correlated subqueries (for a few contacts)."""
+    address = _address(channel) if address is None else address
+    status = _consent_status(channel, purpose) if status is None else status
     whens = [
         (address.is_(None), "no_address"),
         (_invalid(channel, address), "invalid_address"),
@@ -300,6 +303,30 @@ def _reason(channel: str, purpose: str):
     if purpose == "marketing":
         whens.append((or_(status.is_(None), status != "granted"), "no_consent"))
     return case(*whens, else_=literal(""))
+
+
+def _facts(channel: str, purpose: str, cond: ColumnElement[bool]):
+    """CTE of the segment: contact id, address, consent status. MATERIALIZED, so the
+    address lookup runs once per contact, not once per mention in the reason's CASE."""
+    stored = aliased(ContactConsent)  # aliased: a segment's own consent rule stays correlated
+    stmt = (
+        select(
+            Contact.id.label("contact_id"),
+            _address(channel).label("address"),
+            stored.status.label("status"),
+        )
+        .select_from(Contact)
+        .outerjoin(
+            stored,
+            and_(
+                stored.contact_id == Contact.id,
+                stored.channel == channel,
+                stored.purpose == purpose,
+            ),
+        )
+        .where(~Contact.is_archived, cond)
+    )
+    return stmt.cte("segment_facts").prefix_with("MATERIALIZED")
 
 
 def _channel(pm: pluggy.PluginManager, campaign: Campaign) -> str:
@@ -329,12 +356,10 @@ def audience(
     if registered is None:
         raise LookupError(_("Choose a sender."))
     cond = segment_condition(pm, session, segment_key, segment_params)
-    reason = _reason(registered.channel, purpose).label("reason")
+    facts = _facts(registered.channel, purpose, cond)
+    reason = _reason(registered.channel, purpose, facts.c.address, facts.c.status)
     rows = session.execute(
-        select(reason, func.count())
-        .select_from(Contact)
-        .where(~Contact.is_archived, cond)
-        .group_by(reason)
+        select(reason.label("reason"), func.count()).select_from(facts).group_by(reason)
     ).all()
     counts = {r or "": n for r, n in rows}
     will_get = counts.pop("", 0)
@@ -437,21 +462,17 @@ def snapshot(pm: pluggy.PluginManager, session: Session, campaign: Campaign) -> 
         return 0
     channel = _channel(pm, campaign)
     cond = segment_condition(pm, session, campaign.segment_key, campaign.segment_params or {})
-    reason = _reason(channel, campaign.purpose)
-    address = func.coalesce(_address(channel), "")
-    rows = (
-        select(
-            literal(campaign.id),
-            Contact.id,
-            func.substr(address, 1, 320),
-            case((reason == "", "pending"), else_="skipped"),
-            reason,
-            literal(""),
-            literal(0),
-        )
-        .where(~Contact.is_archived, cond)
-        .order_by(Contact.id)
-    )
+    facts = _facts(channel, campaign.purpose, cond)
+    reason = _reason(channel, campaign.purpose, facts.c.address, facts.c.status)
+    rows = select(
+        literal(campaign.id),
+        facts.c.contact_id,
+        func.substr(func.coalesce(facts.c.address, ""), 1, 320),
+        case((reason == "", "pending"), else_="skipped"),
+        reason,
+        literal(""),
+        literal(0),
+    ).order_by(facts.c.contact_id)
     result = session.execute(
         insert(CampaignRecipient).from_select(
             ["campaign_id", "contact_id", "address", "status", "reason", "error", "attempts"],
@@ -476,11 +497,19 @@ def counts(session: Session, campaign_id: int) -> dict[str, int]:
             found[f"skipped:{reason}"] = found.get(f"skipped:{reason}", 0) + n
     found["total"] = sum(n for _s, _r, n in rows)
     source = unsubscribe.Unsubscribe(0, "email", "marketing", campaign_id).source
+    # Through the campaign's recipients (indexed), not a scan of every consent by source.
+    recipients = select(CampaignRecipient.contact_id).where(
+        CampaignRecipient.campaign_id == campaign_id
+    )
     found["unsubscribed"] = (
         session.scalar(
             select(func.count())
             .select_from(ContactConsent)
-            .where(ContactConsent.source == source, ContactConsent.status == "withdrawn")
+            .where(
+                ContactConsent.contact_id.in_(recipients),
+                ContactConsent.source == source,
+                ContactConsent.status == "withdrawn",
+            )
         )
         or 0
     )
@@ -584,13 +613,18 @@ def send_pending(
     )
     session.commit()
     wait = 60.0 / campaign.rate_per_minute if campaign.rate_per_minute else 0.0
+    # Counted once; then one step per message taken (no count per message on a big list).
+    by_status = counts(session, campaign_id)
+    queued = by_status["total"] - by_status.get("skipped", 0)
+    done = queued - by_status.get("pending", 0)
 
     def _progress() -> None:
-        c = counts(session, campaign_id)
-        queued = c["total"] - c.get("skipped", 0)
-        progress(queued - c.get("pending", 0), queued)
+        nonlocal done
+        done += 1
+        if done % PROGRESS_EVERY == 0 or wait >= 1:
+            progress(done, queued)
 
-    _progress()
+    progress(done, queued)
     last_id = 0
     while True:
         session.refresh(campaign)
@@ -637,6 +671,7 @@ def send_pending(
         _progress()
         if wait:
             sleep(wait)
+    progress(done, queued)
     session.refresh(campaign)
     if campaign.status == "sending":
         campaign.status, campaign.finished_at = "done", utcnow()
