@@ -241,8 +241,8 @@ def test_bad_template_is_refused_with_a_clear_message(app, editor_client, plugin
 def test_send_skips_by_reason_and_records_each_message(app, editor_client, plugin):
     ids = add_contacts(app, MIXED)
     campaign_id = create_campaign(editor_client)
-    page = editor_client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
-    assert "Send now" in page
+    audience = editor_client.get(f"/campaigns/{campaign_id}/audience").get_data(as_text=True)
+    assert "Send now to 2 contacts" in audience
     resp = editor_client.post(f"/campaigns/{campaign_id}/start")
     assert resp.status_code == 302
     mails = outbox(app)
@@ -385,7 +385,9 @@ def test_viewer_reads_but_cannot_compose_or_send(app, editor_client, viewer_clie
     campaign_id = create_campaign(editor_client)
     assert viewer_client.get("/campaigns/").status_code == 200
     page = viewer_client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
-    assert "Осенняя акция" in page and "Send now" not in page
+    assert "Осенняя акция" in page
+    audience = viewer_client.get(f"/campaigns/{campaign_id}/audience").get_data(as_text=True)
+    assert "2 contacts will get it" in audience and "Send now" not in audience
     assert viewer_client.get("/campaigns/new").status_code == 403
     for url in ("/campaigns/new", f"/campaigns/{campaign_id}/start", "/campaigns/test"):
         assert viewer_client.post(url, data=campaign_form()).status_code == 403

@@ -188,7 +188,7 @@ def edit(campaign_id: int):
 # -- fragments of the compose form (POST: they read the unsaved form; they change nothing) ---
 
 
-def _audience_fragment(campaign: Campaign):
+def _audience_fragment(campaign: Campaign, start: bool = False):
     try:
         found = core.campaign_audience(_pm(), db.session, campaign)
     except LookupError as exc:
@@ -198,6 +198,7 @@ def _audience_fragment(campaign: Campaign):
         audience=found,
         reason_label=core.reason_label,
         purpose=campaign.purpose,
+        start_campaign=campaign if start and campaign.status == "draft" else None,
     )
 
 
@@ -209,7 +210,7 @@ def audience():
 
 @bp.get("/campaigns/<int:campaign_id>/audience")
 def campaign_audience(campaign_id: int):
-    return _audience_fragment(_campaign_or_404(campaign_id))
+    return _audience_fragment(_campaign_or_404(campaign_id), start=True)
 
 
 def _preview(campaign: Campaign, after: int | None):

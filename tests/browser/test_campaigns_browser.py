@@ -78,7 +78,7 @@ def test_compose_preview_and_send_a_campaign(page, app, users, city_segment, sho
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("heading", name="Осенняя акция")).to_be_visible()
     expect(page.locator("#audience")).to_contain_text("2 contacts will get it")
-    page.get_by_role("button", name="Send now").click()
+    page.get_by_role("button", name="Send now to 2 contacts").click()
     status = page.locator("#campaign-status")
     expect(status).to_have_attribute("data-status", "done")
     expect(status.locator('[data-count="sent"]')).to_have_text("2")
