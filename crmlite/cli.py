@@ -47,9 +47,18 @@ def users_create(email: str, role: str, name: str) -> None:
 @click.command("demo")
 @click.option("--contacts", "count", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--interactions-per-contact",
+    "per_contact",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Average size of each contact's chronicle (purchases, notes, calls...); 0: none.",
+)
 @with_appcontext
-def demo(count: int, seed: int) -> None:
-    """Fill the database with realistic demo contacts (Russian and English)."""
+def demo(count: int, seed: int, per_contact: float) -> None:
+    """Fill the database with realistic demo contacts (Russian and English) and their
+    chronicle."""
     import time
 
     from .core.demo import generate
@@ -62,6 +71,7 @@ def demo(count: int, seed: int) -> None:
             seed,
             region=current_app.config["DEFAULT_REGION"],
             progress=bar.update,
+            interactions_per_contact=per_contact,
         )
     click.echo(f"Created {made} contacts in {time.perf_counter() - started:.1f} s.")
 

@@ -226,3 +226,16 @@ def test_demo_chronicle_and_its_summary(ctx, users):
     interactions.refresh_stats(db.session)
     db.session.commit()
     assert summary() == written
+
+
+def test_demo_command_without_chronicle(app):
+    from crmlite.models import Interaction
+
+    args = ["demo", "--contacts", "30", "--interactions-per-contact", "0"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Contact)) == 30
+        assert db.session.scalar(select(func.count()).select_from(Interaction)) == 0
+        assert db.session.scalar(select(func.max(Contact.purchase_count))) == 0
+        db.session.remove()
