@@ -31,7 +31,11 @@ CHUNK = 500
 
 def _stats_values(contact_id_col):
     """Correlated subqueries computing each summary column of one contact."""
-    purchases = and_(Interaction.contact_id == contact_id_col, Interaction.kind == PURCHASE)
+    # kind || '' so that no index on kind can serve the filter: without statistics SQLite
+    # picks ix_interactions_kind_occurred and reads every purchase of the base per contact
+    # (minutes per 1,000 contacts); this way it reads the contact's own rows.
+    kind = Interaction.kind + ""
+    purchases = and_(Interaction.contact_id == contact_id_col, kind == PURCHASE)
     count = select(func.count()).where(purchases).scalar_subquery()
     total = select(func.coalesce(func.sum(Interaction.amount_minor), 0)).where(purchases)
     return {
@@ -47,12 +51,12 @@ def _stats_values(contact_id_col):
         .where(purchases)
         .scalar_subquery(),
         "last_interaction_at": select(func.max(Interaction.occurred_at))
-        .where(Interaction.contact_id == contact_id_col, Interaction.kind.not_in(NOT_CONTACT))
+        .where(Interaction.contact_id == contact_id_col, kind.not_in(NOT_CONTACT))
         .scalar_subquery(),
         "last_nps": select(Interaction.score)
         .where(
             Interaction.contact_id == contact_id_col,
-            Interaction.kind == FEEDBACK,
+            kind == FEEDBACK,
             Interaction.score.is_not(None),
         )
         .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
