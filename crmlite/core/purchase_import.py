@@ -255,7 +255,8 @@ class PurchasePlanner:
         self.region = imp.options.get("region") or "RU"
         self.currency = imp.options.get("currency") or interactions_core.DEFAULT_CURRENCY
         self.today = interactions_core._today()
-        self.orders: dict[str, int] = {}  # order number -> the row of this file that has it
+        # hash(order number) -> the row of this file that has it (hashes: small for millions)
+        self.orders: dict[int, int] = {}
 
     def _validate(self, r) -> None:
         draft = r.draft
@@ -321,16 +322,16 @@ class PurchasePlanner:
         clean["text"] = (draft.get("text") or "")[: interactions_core.MAX_TEXT]
         order = (draft.get("order") or "")[:200]
         if order:
-            if order in self.orders:
+            if hash(order) in self.orders:
                 problems.append(
                     _(
                         "order %(order)s is already on row %(row)s of this file",
                         order=order,
-                        row=self.orders[order],
+                        row=self.orders[hash(order)],
                     )
                 )
             else:
-                self.orders[order] = r.row
+                self.orders[hash(order)] = r.row
         clean["external_id"] = order or None
         if problems:
             r.error = "; ".join(problems)
