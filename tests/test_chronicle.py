@@ -434,3 +434,27 @@ def test_hook_interaction_added(app, editor_client, users):
         assert [k for k, _c, _i in plugin.added] == ["call", "message"]
     finally:
         pm.unregister(name="test_kinds")
+
+
+def test_a_refused_edit_comes_back_in_place_and_keeps_the_entry(app, editor_client, users):
+    contact_id = make_contact(app, users["editor"])
+    add(editor_client, contact_id, "feedback", score="8", text="Fine", date="2026-02-01")
+    (item,) = items(app, contact_id)
+    resp = editor_client.post(
+        f"/contacts/{contact_id}/interactions/{item.id}",
+        data={"score": "ten", "text": "Changed", "date": "2026-02-01"},
+        headers=HX,
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "Enter a score from 0 to 10." in html
+    assert resp.headers["HX-Retarget"] == f"#interaction-form-{item.id}"
+    assert "Changed" in html  # what was typed is kept in the form
+    (kept,) = items(app, contact_id)
+    assert (kept.score, kept.text) == (8, "Fine")
+    # Saving without a change records nothing.
+    editor_client.post(
+        f"/contacts/{contact_id}/interactions/{item.id}",
+        data={"score": "8", "text": "Fine", "date": "2026-02-01"},
+        headers=HX,
+    )
+    assert [a for a, _c in history(app, contact_id) if a == "interaction_edit"] == []
