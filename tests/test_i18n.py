@@ -158,7 +158,7 @@ def test_a_russian_user_sees_the_contact_page_in_russian(app, users, editor_clie
     contact_id = _contact(app, users["editor"], gender="female", source="referral")
     html = editor_client.get(f"/contacts/{contact_id}").get_data(as_text=True)
     for text in ("ФИО", "Стадия", "Ключевой клиент", "Ответственный", "Пол", "Женский",
-                 "Рекомендация", "История", "создал(а) контакт", "В архив"):  # fmt: skip
+                 "Рекомендация", "Хроника", "создал(а) контакт", "В архив"):  # fmt: skip
         assert text in html, text
     assert "Lifecycle stage" not in html and "History" not in html
 
