@@ -120,3 +120,13 @@ def test_empty_base(app, ctx, viewer_client):
     page = viewer_client.get("/rfm")
     assert page.status_code == 200
     assert "heat-0" in page.get_data(as_text=True)
+
+
+def test_monetary_score_and_tile_ranks(app, ctx, editor_client, buyers):
+    # Every buyer's average check is 100 roubles: equal values share the lowest score.
+    assert len(listed(editor_client, "segment=rfm&seg_m=1")) == 25
+    assert listed(editor_client, "segment=rfm&seg_m=5") == set()
+    # The rank of each tile's last row, as NTILE(5) sizes its tiles (bigger ones first).
+    assert rfm.tile_upper_ranks(25) == [4, 9, 14, 19]
+    assert rfm.tile_upper_ranks(7) == [1, 3, 4, 5]
+    assert rfm.tile_upper_ranks(2) == [0, 1, 1, 1]

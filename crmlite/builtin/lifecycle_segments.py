@@ -182,10 +182,9 @@ class RFMCellSegment:
 
     def condition(self, params: dict | None, today: date) -> Any:
         params = params or {}
-        cuts = rfm.cut_points(_session())
-        return rfm.scores_condition(
-            cuts, _score(params, "r"), _score(params, "f"), _score(params, "m")
-        )
+        m = _score(params, "m")
+        cuts = rfm.cut_points(_session(), monetary=m is not None)
+        return rfm.scores_condition(cuts, _score(params, "r"), _score(params, "f"), m)
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """RFM: recency, frequency and monetary value (average check), each scored 1-5 over buyers.
 
-The scores are quintiles, computed by the database: one NTILE(5) window query over the
-buyers (contacts with at least one purchase, not archived) gives the upper bound of
-quintiles 1-4 for last_purchase_at, purchase_count and purchase_avg_minor. A score is then
-a range condition on the contact's summary column,
+The scores are quintiles of the buyers (contacts with at least one purchase, not archived),
+computed by the database: the upper bound of NTILE(5) tiles 1-4 for last_purchase_at and
+purchase_count is read by rank along their indexes (the row at the end of each tile, so the
+same bounds NTILE gives, without sorting a million rows), and for purchase_avg_minor (no
+index) by one NTILE(5) window query, run only when a list asks for an M score. A score is
+then a range condition on the contact's summary column,
 
     score s  <=>  value > upper[s-1]  and  value <= upper[s]     (no bound past 1 and 5)
 
@@ -113,51 +115,89 @@ def clear_cache() -> None:
 
 
 def _fingerprint(session: Session) -> tuple:
+    """(buyers, latest purchase): one range of ix_contacts_purchases, no table reads."""
     row = session.execute(
-        select(
-            func.count(),
-            func.max(Contact.last_purchase_at),
-            func.max(Contact.purchase_total_minor),
-        ).where(buyers())
+        select(func.count(), func.max(Contact.last_purchase_at)).where(buyers())
     ).one()
     return tuple(row)
 
 
-def compute_cut_points(session: Session) -> CutPoints:
-    """One window query: NTILE(5) over buyers for each dimension, max value of tiles 1-4."""
-    columns = _columns()
-    inner = select(
-        *[col.label(name) for name, col in columns.items()],
-        *[func.ntile(5).over(order_by=col).label(name + "_tile") for name, col in columns.items()],
-    ).where(buyers())
-    sub = inner.subquery()
-    aggregates = []
-    for name, col in columns.items():
-        for tile in (1, 2, 3, 4):
-            value = case((sub.c[name + "_tile"] == tile, sub.c[name]), else_=None)
-            aggregates.append(func.max(value, type_=col.type).label(f"{name}_{tile}"))
-    row = session.execute(select(*aggregates)).one()
-    if row[0] is None and row[3] is None:
-        return CutPoints()
-    values = list(row)
+def tile_upper_ranks(n: int) -> list[int]:
+    """0-based ranks of the last row of NTILE(5) tiles 1-4 over n rows (the first n % 5 tiles
+    hold one row more, as NTILE makes them)."""
+    base, extra = divmod(n, 5)
+    ranks, end = [], 0
+    for tile in (1, 2, 3, 4):
+        end += base + (1 if tile <= extra else 0)
+        ranks.append(end - 1)
+    return ranks
+
+
+def _values_at(session: Session, column, where, ranks: list[int]) -> tuple:
+    """The column's value at each rank in ascending order, read along its index (OFFSET
+    over index entries: the same bounds as NTILE(5) without sorting the table)."""
+    out = []
+    for rank in ranks:
+        if rank < 0:
+            out.append(None)
+            continue
+        stmt = (
+            select(column)
+            .where(~Contact.is_archived, where)
+            .order_by(Contact.is_archived, column)
+            .offset(rank)
+            .limit(1)
+        )
+        out.append(session.scalar(stmt))
+    return tuple(out)
+
+
+def compute_cut_points(session: Session, buyers_count: int) -> CutPoints:
+    """Recency and frequency bounds of NTILE(5) over buyers, read by rank along
+    ix_contacts_last_purchase and ix_contacts_purchases (buyers are exactly the contacts with
+    a last purchase)."""
+    ranks = tile_upper_ranks(buyers_count)
     return CutPoints(
-        recency=tuple(values[0:4]), frequency=tuple(values[4:8]), monetary=tuple(values[8:12])
+        recency=_values_at(
+            session, Contact.last_purchase_at, Contact.last_purchase_at.is_not(None), ranks
+        ),
+        frequency=_values_at(session, Contact.purchase_count, Contact.purchase_count > 0, ranks),
     )
 
 
-def cut_points(session: Session) -> CutPoints:
-    """The cut points of the buyers now (see the module docstring for the cache)."""
+def compute_monetary(session: Session) -> tuple:
+    """Average-check bounds: NTILE(5) over buyers in one window query (no index on the
+    average, so it sorts; only computed when a list asks for an M score)."""
+    column = monetary_column()
+    sub = (
+        select(column.label("m"), func.ntile(5).over(order_by=column).label("tile"))
+        .where(buyers())
+        .subquery()
+    )
+    aggregates = [
+        func.max(case((sub.c.tile == tile, sub.c.m), else_=None)) for tile in (1, 2, 3, 4)
+    ]
+    return tuple(session.execute(select(*aggregates)).one())
+
+
+def cut_points(session: Session, monetary: bool = False) -> CutPoints:
+    """The cut points of the buyers now (see the module docstring for the cache); the
+    average-check bounds only when `monetary`."""
     url = str(session.get_bind().url)
     now = time.monotonic()
     cached = _cache.get(url)
     if cached and now - cached[2] < CACHE_SECONDS:
-        return cached[1]
-    fingerprint = _fingerprint(session)
-    if cached and cached[0] == fingerprint:
-        found = cached[1]
+        fingerprint, found, checked = cached
     else:
-        found = compute_cut_points(session) if fingerprint[0] else CutPoints()
-    _cache[url] = (fingerprint, found, now)
+        fingerprint = _fingerprint(session)
+        checked = now
+        if cached and cached[0] == fingerprint:
+            found = cached[1]
+        else:
+            found = compute_cut_points(session, fingerprint[0]) if fingerprint[0] else CutPoints()
+    if monetary and not found.empty and not found.monetary:
+        found = CutPoints(found.recency, found.frequency, compute_monetary(session))
+    _cache[url] = (fingerprint, found, checked)
     _cache.move_to_end(url)
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
