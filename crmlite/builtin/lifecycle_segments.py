@@ -227,8 +227,8 @@ def segments() -> list[Any]:
             "vip",
             _("Key clients (VIP)"),
             _(
-                "Top 5 % of buyers by total, or buying for 3 years or more with at least "
-                "10 purchases (settings in Admin → Plugins)."
+                "The top buyers by total, or long-standing buyers with many purchases "
+                "(thresholds in Admin → Plugins)."
             ),
         ),
         TemperatureSegment("cold", _("Cold")),

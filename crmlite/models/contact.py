@@ -29,7 +29,16 @@ class Contact(db.Model):
         Index("ix_contacts_source", "source", "sort_name", "id"),
         Index("ix_contacts_external_id", "external_id"),
         # Lifecycle segments and RFM read only these (purchase stats kept on the contact).
-        Index("ix_contacts_purchases", "is_archived", "purchase_count", "last_purchase_at"),
+        # Covering: lifecycle, VIP and dashboard counts are read from this index alone.
+        Index(
+            "ix_contacts_purchases",
+            "is_archived",
+            "purchase_count",
+            "last_purchase_at",
+            "purchase_total_minor",
+            "first_purchase_at",
+        ),
+        Index("ix_contacts_archived_temperature", "is_archived", "temperature"),
         Index("ix_contacts_last_purchase", "is_archived", "last_purchase_at"),
         Index("ix_contacts_purchase_total", "is_archived", "purchase_total_minor"),
     )

@@ -177,7 +177,7 @@ def upgrade():
         )
         batch_op.create_index("ix_interactions_external_id", ["external_id"], unique=False)
         batch_op.create_index(
-            "ix_interactions_kind_occurred", ["kind", "occurred_at"], unique=False
+            "ix_interactions_kind_occurred", ["kind", "occurred_at", "amount_minor"], unique=False
         )
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
@@ -200,14 +200,24 @@ def upgrade():
         )
         batch_op.create_index(
             "ix_contacts_purchases",
-            ["is_archived", "purchase_count", "last_purchase_at"],
+            [
+                "is_archived",
+                "purchase_count",
+                "last_purchase_at",
+                "purchase_total_minor",
+                "first_purchase_at",
+            ],
             unique=False,
+        )
+        batch_op.create_index(
+            "ix_contacts_archived_temperature", ["is_archived", "temperature"], unique=False
         )
 
 
 def downgrade():
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index("ix_contacts_archived_temperature")
         batch_op.drop_index("ix_contacts_purchases")
         batch_op.drop_index("ix_contacts_purchase_total")
         batch_op.drop_index("ix_contacts_last_purchase")
