@@ -74,7 +74,7 @@ def main() -> None:
         if have < args.contacts:
             print(f"loading {args.contacts - have:,} demo contacts with their chronicle ...")
             started = time.perf_counter()
-            generate(db.session, args.contacts - have, seed=1)
+            generate(db.session, args.contacts - have, seed=1, interactions_per_contact=5)
             print(f"loaded in {time.perf_counter() - started:.1f} s")
         contacts = db.session.scalar(select(func.count()).select_from(Contact))
         events = db.session.scalar(select(func.count()).select_from(Interaction))

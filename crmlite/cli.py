@@ -51,7 +51,7 @@ def users_create(email: str, role: str, name: str) -> None:
     "--interactions-per-contact",
     "per_contact",
     type=click.FloatRange(min=0),
-    default=5.0,
+    default=2.0,
     show_default=True,
     help="Average size of each contact's chronicle (purchases, notes, calls...); 0: none.",
 )
