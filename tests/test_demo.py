@@ -198,7 +198,7 @@ def test_demo_chronicle_and_its_summary(ctx, users):
     from crmlite.core import interactions
     from crmlite.models import Interaction
 
-    generate(db.session, 400, seed=5)
+    generate(db.session, 400, seed=5, interactions_per_contact=5)
     total = db.session.scalar(select(func.count()).select_from(Interaction))
     assert 3.5 * 400 < total < 6.5 * 400
     kinds = set(db.session.scalars(select(Interaction.kind).distinct()))
