@@ -73,15 +73,15 @@ def test_the_panel_refreshes_itself_after_each_edit(app, editor_client, users):
     )
     assert resp.headers["HX-Trigger"] == "contactChanged"
 
-    panel = editor_client.get(f"/contacts/{contact_id}/history", headers=HX)
+    panel = editor_client.get(f"/contacts/{contact_id}/timeline", headers=HX)
     html = panel.get_data(as_text=True)
-    assert html.lstrip().startswith('<section id="history"')
+    assert html.lstrip().startswith('<section id="timeline"')
     assert "<html" not in html
     assert "City: — → Тверь" in entries_in(html)[0]
     # Without htmx the panel URL leads to the page.
-    resp = editor_client.get(f"/contacts/{contact_id}/history")
+    resp = editor_client.get(f"/contacts/{contact_id}/timeline")
     assert resp.status_code == 302 and resp.headers["Location"].endswith(
-        f"/contacts/{contact_id}#history"
+        f"/contacts/{contact_id}#timeline"
     )
 
 

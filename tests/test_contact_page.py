@@ -344,7 +344,7 @@ def test_markup_typed_into_fields_is_shown_as_text(app, editor_client, users):
         editor_client.get(f"/contacts/{contact_id}/field/position/edit", headers=HX).get_data(
             as_text=True
         ),
-        editor_client.get(f"/contacts/{contact_id}/history", headers=HX).get_data(as_text=True),
+        editor_client.get(f"/contacts/{contact_id}/timeline", headers=HX).get_data(as_text=True),
         editor_client.get(f"/contacts/{contact_id}/tags/suggest?tag=%22", headers=HX).get_data(
             as_text=True
         ),

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from ..core import contacts as core
-from ..core import history as core_history
 from ..core import tags as core_tags
 from ..extensions import db
 from ..forms.contact import (
@@ -186,11 +185,6 @@ def _context(contact: Contact | None, **extra) -> dict[str, Any]:
     }
 
 
-def _history_context(contact: Contact, ctx: dict[str, Any]) -> list[dict]:
-    entries = core_history.entries(db.session, contact.id)
-    return _history_rows(entries, ctx["custom_by_name"], ctx["users_by_id"])
-
-
 def _base_version(formdata: MultiDict) -> int | None:
     raw = formdata.get("version", "")
     return int(raw) if raw.isdigit() else None
@@ -228,19 +222,8 @@ def _with_trigger(body: str, status: int = 200, trigger: bool = True):
 @bp.route("/<int:contact_id>")
 def view(contact_id: int):
     contact = _contact_or_404(contact_id)
-    ctx = _context(contact)
-    ctx["history"] = _history_context(contact, ctx)
-    return render_template("contact/page.html", **ctx)
-
-
-@bp.route("/<int:contact_id>/history")
-def history(contact_id: int):
-    contact = _contact_or_404(contact_id)
-    if not is_htmx():
-        return redirect(url_for("contact.view", contact_id=contact_id, _anchor="history"))
-    ctx = _context(contact)
-    ctx["history"] = _history_context(contact, ctx)
-    return fragment("contact/_history.html", **ctx)
+    # The timeline (history included) and the summary come from web/chronicle.py.
+    return render_template("contact/page.html", **_context(contact))
 
 
 # -- create and full edit (also the no-JS way to edit) -----------------------------------
