@@ -208,15 +208,7 @@ def test_demo_chronicle_and_its_summary(ctx, users):
     assert max(counts) >= 8  # the long tail
     # A contact with a purchase is at least a customer, never potential.
     assert all(c.stage != "potential" for c in _contacts() if c.purchase_count)
-    fields = [
-        "purchase_count",
-        "purchase_total_minor",
-        "purchase_avg_minor",
-        "first_purchase_at",
-        "last_purchase_at",
-        "last_interaction_at",
-        "last_nps",
-    ]
+    fields = interactions.SUMMARY_ATTRS
 
     def summary():
         db.session.expire_all()

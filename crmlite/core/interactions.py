@@ -29,21 +29,23 @@ NOT_CONTACT = ("system",)
 CHUNK = 500
 
 
+# The chronicle summary columns on Contact, in the order refresh_stats writes them.
+SUMMARY_ATTRS = (
+    "purchase_count",
+    "purchase_total_minor",
+    "purchase_avg_minor",
+    "first_purchase_at",
+    "last_purchase_at",
+    "last_interaction_at",
+    "last_nps",
+)
+
+
 def _summaries(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
     """The chronicle summary of each contact in ids, from three grouped reads of their own
     rows (ix_interactions_contact_occurred), not seven correlated subqueries per contact."""
-    out = {
-        cid: {
-            "purchase_count": 0,
-            "purchase_total_minor": 0,
-            "purchase_avg_minor": None,
-            "first_purchase_at": None,
-            "last_purchase_at": None,
-            "last_interaction_at": None,
-            "last_nps": None,
-        }
-        for cid in ids
-    }
+    empty = dict.fromkeys(SUMMARY_ATTRS) | {"purchase_count": 0, "purchase_total_minor": 0}
+    out = {cid: dict(empty) for cid in ids}
     # kind || '' keeps SQLite on the contact's index: without statistics it would pick
     # ix_interactions_kind_occurred and read every purchase of the base per chunk.
     kind = Interaction.kind + ""
@@ -101,17 +103,6 @@ def refresh_stats(session: Session, contact_ids: Iterable[int] | None = None) ->
         chunk = ids[start : start + CHUNK]
         rows = [{"cid": cid, **values} for cid, values in _summaries(session, chunk).items()]
         session.execute(stmt, rows)  # executemany
-
-
-SUMMARY_ATTRS = (
-    "purchase_count",
-    "purchase_total_minor",
-    "purchase_avg_minor",
-    "first_purchase_at",
-    "last_purchase_at",
-    "last_interaction_at",
-    "last_nps",
-)
 
 
 def after_change(session: Session, contact_ids: Iterable[int], user_id: int | None = None) -> None:
