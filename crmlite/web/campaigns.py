@@ -213,6 +213,21 @@ def campaign_audience(campaign_id: int):
     return _audience_fragment(_campaign_or_404(campaign_id), start=True)
 
 
+def _recipient_after(pm, campaign: Campaign, registered, after: int | None):
+    """The first contact after id `after` who would get the campaign, or None."""
+    found = core.preview_contacts(
+        pm,
+        db.session,
+        campaign.segment_key,
+        campaign.segment_params or {},
+        after,
+        1,
+        channel=registered.channel,
+        purpose=campaign.purpose,
+    )
+    return found[0] if found else None
+
+
 def _preview(campaign: Campaign, after: int | None):
     pm = _pm()
     context: dict = {"campaign_id": campaign.id}
@@ -225,30 +240,11 @@ def _preview(campaign: Campaign, after: int | None):
         )
         if problem:
             raise sending.SendError(problem)
-        found = core.preview_contacts(
-            pm,
-            db.session,
-            campaign.segment_key,
-            campaign.segment_params or {},
-            after,
-            1,
-            channel=registered.channel,
-            purpose=campaign.purpose,
-        )
-        if not found and after:  # past the last one: start again from the first
-            found = core.preview_contacts(
-                pm,
-                db.session,
-                campaign.segment_key,
-                campaign.segment_params or {},
-                None,
-                1,
-                channel=registered.channel,
-                purpose=campaign.purpose,
-            )
-        if not found:
+        contact = _recipient_after(pm, campaign, registered, after)
+        if contact is None and after:  # past the last one: start again from the first
+            contact = _recipient_after(pm, campaign, registered, None)
+        if contact is None:
             raise sending.SendError(_("Nobody in the segment will get this message."))
-        contact = found[0]
         context["contact"] = contact
         context["message"] = core.compose(
             db.session,
@@ -286,23 +282,14 @@ def _test_send(campaign: Campaign):
             raise sending.SendError(_("Choose a sender."))
         if registered.channel != "email" or not current_user.email:
             raise sending.SendError(_("A test can be sent to yourself by e-mail only."))
-        found = core.preview_contacts(
-            pm,
-            db.session,
-            campaign.segment_key,
-            campaign.segment_params or {},
-            None,
-            1,
-            channel=registered.channel,
-            purpose=campaign.purpose,
-        )
-        if not found:
+        found = _recipient_after(pm, campaign, registered, None)
+        if found is None:
             raise sending.SendError(_("Nobody in the segment will get this message."))
         message = core.compose(
             db.session,
             registered,
             campaign,
-            found[0],
+            found,
             base_url=_base_url(),
             secret_key=current_app.config["SECRET_KEY"],
         )
