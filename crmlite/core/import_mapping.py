@@ -18,7 +18,7 @@ drafts_from_rows() to turn rows into contact drafts; plugins may use it too.
 """
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .i18n import _
@@ -457,8 +457,16 @@ def drafts_from_rows(
     rejected-rows file) and "_error" when the row itself is malformed."""
     plan = _compile(mapping)
     width = len(mapping) if width is None else width
+    return checked_drafts(rows, width, lambda values: draft_from_row(values, plan))
+
+
+def checked_drafts(
+    rows: Iterable[list[str]], width: int, to_draft: Callable[[list[str]], dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """to_draft(cells) for each row, plus "_data" (the cells, for the rejected-rows file) and
+    "_error" when the row has more non-empty cells than the header has columns."""
     for values in rows:
-        draft = draft_from_row(values, plan)
+        draft = to_draft(values)
         draft["_data"] = values
         if len(values) > width and any(v.strip() for v in values[width:]):
             draft["_error"] = _(

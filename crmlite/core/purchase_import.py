@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Contact, ContactEmail, ContactPhone, ImportItem, Interaction
 from ..models.types import utcnow
-from . import history
+from . import history, import_mapping
 from . import interactions as interactions_core
 from .emails import EmailError, normalize_email
 from .i18n import _
@@ -223,21 +223,13 @@ def drafts_from_rows(
     """Purchase drafts {target: cell} from rows of cells, with "_data" (the cells, for the
     rejected-rows file) and "_error" when the row itself is malformed."""
     plan = [(i, t) for i, t in enumerate(mapping) if t]
+
+    def to_draft(values: list[str]) -> dict[str, Any]:
+        cells = ((target, values[i].strip() if i < len(values) else "") for i, target in plan)
+        return {target: value for target, value in cells if value}
+
     width = len(mapping) if width is None else width
-    for values in rows:
-        draft: dict[str, Any] = {}
-        for index, target in plan:
-            value = values[index].strip() if index < len(values) else ""
-            if value:
-                draft[target] = value
-        draft["_data"] = values
-        if len(values) > width and any(v.strip() for v in values[width:]):
-            draft["_error"] = _(
-                "The row has %(n)s values but the header has %(m)s columns.",
-                n=len(values),
-                m=width,
-            )
-        yield draft
+    return import_mapping.checked_drafts(rows, width, to_draft)
 
 
 # --- planning -----------------------------------------------------------------------
