@@ -88,3 +88,16 @@ def login(page, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/")
+
+
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where a test saves its user-guide screenshots: docs/images/ with
+    CRMLITE_UPDATE_SCREENSHOTS=1 (then commit the PNGs), else a temporary folder."""
+    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        return DOCS_IMAGES
+    return tmp_path

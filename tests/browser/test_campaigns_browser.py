@@ -3,9 +3,6 @@ the form, the preview shows real contacts in place, and the sent campaign shows 
 Also the screenshots for docs/campaigns.md (docs/images/ only with
 CRMLITE_UPDATE_SCREENSHOTS=1, like tests/browser/test_screenshots.py)."""
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -17,16 +14,6 @@ from tests.test_campaigns import MIXED, add_contacts, registered
 from .conftest import login
 
 pytestmark = pytest.mark.browser
-
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        return DOCS_IMAGES
-    return tmp_path
 
 
 @pytest.fixture

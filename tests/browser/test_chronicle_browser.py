@@ -3,9 +3,7 @@ of the timeline and the summary follows without a reload; deleting it takes it a
 the chronicle's screenshot for docs/chronicle.md (docs/images/ only with
 CRMLITE_UPDATE_SCREENSHOTS=1)."""
 
-import os
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -18,16 +16,6 @@ from tests.conftest import PASSWORD
 from .conftest import login
 
 pytestmark = pytest.mark.browser
-
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        return DOCS_IMAGES
-    return tmp_path
 
 
 def test_add_a_call_in_place_and_delete_it(page, app, users, shots):

@@ -2,9 +2,6 @@
 Esc cancels, and the row and the history change without a reload. Also the panel's
 screenshot for docs/consent.md (docs/images/ only with CRMLITE_UPDATE_SCREENSHOTS=1)."""
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -15,16 +12,6 @@ from tests.conftest import PASSWORD
 from .conftest import login
 
 pytestmark = pytest.mark.browser
-
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        return DOCS_IMAGES
-    return tmp_path
 
 
 def test_edit_a_consent_cell_in_place(page, app, users, shots):

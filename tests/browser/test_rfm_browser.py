@@ -3,9 +3,7 @@ exactly that cell's contacts; the dashboard's charts load in place. Also their s
 for docs/segments.md (docs/images/ only with CRMLITE_UPDATE_SCREENSHOTS=1, like
 tests/browser/test_screenshots.py)."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -19,8 +17,6 @@ from .conftest import login
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-
 
 @pytest.fixture
 def base(app, users):
@@ -29,14 +25,6 @@ def base(app, users):
         generate(db.session, 400, seed=11)
         rfm.clear_cache()
         db.session.remove()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        return DOCS_IMAGES
-    return tmp_path
 
 
 def test_rfm_cell_opens_its_contacts(page, app, base, shots):

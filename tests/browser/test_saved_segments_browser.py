@@ -3,9 +3,7 @@ value input, the count follows the rules, and the saved segment opens as the con
 Also the builder's screenshot for docs/segments.md (docs/images/ only with
 CRMLITE_UPDATE_SCREENSHOTS=1, like tests/browser/test_screenshots.py)."""
 
-import os
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -20,7 +18,6 @@ from .conftest import login
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 PEOPLE = [
     # (fields, purchases in roubles)
@@ -53,14 +50,6 @@ def buyers(app, users):
         interactions.refresh_stats(db.session, ids)
         db.session.commit()
         db.session.remove()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        return DOCS_IMAGES
-    return tmp_path
 
 
 def test_build_save_and_open_a_segment(page, app, buyers, shots):

@@ -7,9 +7,6 @@ and commit the PNGs); otherwise to a temporary folder, so a test run leaves git 
     CRMLITE_UPDATE_SCREENSHOTS=1 .venv/bin/pytest tests/browser/test_screenshots.py
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -23,7 +20,6 @@ from .conftest import login
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 VIEWPORT = {"width": 1280, "height": 800}
 
 # (fields, tags, owner role): a small team's base, Russian and English.
@@ -171,14 +167,6 @@ def team(app, users):
                 tags_core.add_tag(db.session, contact, tag, users[owner])
         db.session.commit()
         db.session.remove()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    if os.environ.get("CRMLITE_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        return DOCS_IMAGES
-    return tmp_path
 
 
 def test_user_guide_screenshots(page, team, shots):
