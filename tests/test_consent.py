@@ -126,7 +126,7 @@ def test_saving_records_every_field_and_refreshes_the_history(app, editor_client
     assert stored(app, contact_id) == {("email", "marketing"): ("withdrawn", "call", "2026-02")}
     assert history_actions(app, contact_id) == ["create"] + ["consent"] * 4
 
-    history = editor_client.get(f"/contacts/{contact_id}/history", headers=HX)
+    history = editor_client.get(f"/contacts/{contact_id}/timeline", headers=HX)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", history.get_data(as_text=True)))
     assert "E-mail · marketing: unknown → granted (source: web form, wording 2026-01)" in text
     assert "E-mail · marketing: granted → withdrawn (source: web form, wording 2026-01)" in text
