@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -41,6 +41,11 @@ class Contact(db.Model):
         Index("ix_contacts_archived_temperature", "is_archived", "temperature"),
         Index("ix_contacts_last_purchase", "is_archived", "last_purchase_at"),
         Index("ix_contacts_purchase_total", "is_archived", "purchase_total_minor"),
+        # The review queue: "not verified for N months" / "never verified", per owner too.
+        Index("ix_contacts_archived_verified", "is_archived", "last_verified_at", "id"),
+        Index("ix_contacts_owner_verified", "owner_id", "last_verified_at"),
+        # The review queue's "customers gone quiet".
+        Index("ix_contacts_stage_last_interaction", "stage", "last_interaction_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +90,11 @@ class Contact(db.Model):
     last_interaction_at: Mapped[datetime | None] = mapped_column()
     last_nps: Mapped[int | None] = mapped_column()
 
+    # Data-cleanup reviews: when someone last confirmed this contact is right (None: never).
+    last_verified_at: Mapped[datetime | None] = mapped_column()
+    # Privacy erasure (core/privacy.py): anonymized in place, archived, never shown again.
+    erased_at: Mapped[datetime | None] = mapped_column()
+
     emails: Mapped[list["ContactEmail"]] = relationship(
         back_populates="contact",
         cascade="all, delete-orphan",
@@ -118,7 +128,10 @@ class Contact(db.Model):
 
 class ContactEmail(db.Model):
     __tablename__ = "contact_emails"
-    __table_args__ = (Index("ix_contact_emails_email", "email"),)
+    __table_args__ = (
+        Index("ix_contact_emails_email", "email"),
+        Index("ix_contact_emails_valid", "is_valid", "contact_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(
@@ -127,13 +140,18 @@ class ContactEmail(db.Model):
     email: Mapped[str] = mapped_column(String(254))  # normalized: lower-case domain
     label: Mapped[str] = mapped_column(String(32), default="work")
     is_primary: Mapped[bool] = mapped_column(default=False)
+    # False when the address fails today's check (kept, not dropped: the review queue lists it).
+    is_valid: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     contact: Mapped[Contact] = relationship(back_populates="emails")
 
 
 class ContactPhone(db.Model):
     __tablename__ = "contact_phones"
-    __table_args__ = (Index("ix_contact_phones_e164", "e164"),)
+    __table_args__ = (
+        Index("ix_contact_phones_e164", "e164"),
+        Index("ix_contact_phones_valid", "is_valid", "contact_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(
@@ -142,6 +160,8 @@ class ContactPhone(db.Model):
     e164: Mapped[str] = mapped_column(String(32))
     label: Mapped[str] = mapped_column(String(32), default="mobile")
     is_primary: Mapped[bool] = mapped_column(default=False)
+    # False when the number is not a valid number for its region (see ContactEmail.is_valid).
+    is_valid: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     contact: Mapped[Contact] = relationship(back_populates="phones")
 
