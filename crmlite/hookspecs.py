@@ -78,6 +78,11 @@ def contact_deleted(contact_id: int) -> None:
 
 
 @hookspec
+def contacts_merged(survivor: Any, merged: list[int]) -> None:
+    """Called after contacts were merged into a survivor (inside the transaction)."""
+
+
+@hookspec
 def register_exporters() -> list[Any]:
     """Return exporters: objects with name, label, extension, mimetype and write(rows, stream)."""
 
