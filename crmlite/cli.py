@@ -505,12 +505,40 @@ def export_command(file: str, fmt: str, segment: str | None) -> None:
 # == end import / export ==
 
 
+# == audit (data review) ==
+
+audit_cli = click.Group("audit", help="The data review audit.")
+
+
+@audit_cli.command("run")
+@click.option("--no-revalidate", is_flag=True, help="Skip re-checking e-mails and phones.")
+@with_appcontext
+def audit_run(no_revalidate: bool) -> None:
+    """Run the audit now: re-check e-mails and phones, remind owners, send digests."""
+    from .core import audit
+
+    _require_schema()
+    result = audit.run_audit(
+        db.session,
+        current_app.extensions["crmlite.plugins"],
+        base_url=current_app.config.get("BASE_URL") or "",
+        revalidate=not no_revalidate,
+    )
+    db.session.commit()
+    for line in audit.report_lines(result):
+        click.echo(line)
+
+
+# == end audit ==
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo)
     app.cli.add_command(plugins_cli)
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
+    app.cli.add_command(audit_cli)
 
 
 def _create_app() -> Flask:

@@ -108,6 +108,10 @@ def make_huey(app):
                 db.session.remove()
 
     huey.crmlite_run_job = run_job_task
+    # The weekly data review audit (schedule from its settings; see crmlite/web/review.py).
+    from .web.review import register_periodic_audit
+
+    register_periodic_audit(huey, app)
     return huey
 
 

@@ -7,4 +7,5 @@ BUILTINS: list[str] = [
     "csv_importer",
     "csv_exporter",
     "lifecycle_segments",
+    "data_review",
 ]

@@ -100,6 +100,7 @@ ACTION_LABELS = {
     "interaction_add": _l("added a chronicle entry"),
     "interaction_edit": _l("edited a chronicle entry"),
     "interaction_delete": _l("deleted a chronicle entry"),
+    "verified": _l("marked the contact as verified"),
 }
 
 # The contact page, section by section; custom fields follow "crm", notes come last.

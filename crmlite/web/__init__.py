@@ -28,3 +28,6 @@ def register_blueprints(app: Flask) -> None:
     from . import campaigns
 
     app.register_blueprint(campaigns.bp)
+    from . import review
+
+    app.register_blueprint(review.bp)
