@@ -31,3 +31,6 @@ def register_blueprints(app: Flask) -> None:
     from . import review
 
     app.register_blueprint(review.bp)
+    from . import duplicates
+
+    app.register_blueprint(duplicates.bp)
