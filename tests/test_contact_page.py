@@ -404,4 +404,6 @@ def test_the_page_runs_a_fixed_number_of_queries(app, editor_client, users):
     few = count_queries(app, editor_client, f"/contacts/{small}")
     many = count_queries(app, editor_client, f"/contacts/{big}")
     assert few == many
-    assert many <= 11  # the timeline reads two sources: interactions and history
+    # The timeline reads two sources (interactions and history); the reminders panel one
+    # query, the overdue badge in the navigation one COUNT.
+    assert many <= 13

@@ -54,6 +54,10 @@ FIELD_LABELS = {
     "to": _l("To"),
     "subject": _l("Subject"),
     "delivery": _l("Delivery"),
+    # Reminders in the history (actions "reminder_*").
+    "reminder_due": _l("Reminder due"),
+    "reminder_note": _l("Reminder"),
+    "reminder_assignee": _l("Assignee"),
 }
 
 CHOICE_LABELS = {
@@ -100,6 +104,9 @@ ACTION_LABELS = {
     "interaction_add": _l("added a chronicle entry"),
     "interaction_edit": _l("edited a chronicle entry"),
     "interaction_delete": _l("deleted a chronicle entry"),
+    "reminder_added": _l("added a reminder"),
+    "reminder_done": _l("completed a reminder"),
+    "reminder_reopen": _l("reopened a reminder"),
     "verified": _l("marked the contact as verified"),
 }
 

@@ -108,3 +108,12 @@ document.addEventListener("keydown", (event) => {
   });
   document.addEventListener("DOMContentLoaded", refresh);
 })();
+
+// == reminders ==
+// The add form's quick picks (tomorrow, in a week, in a month) fill in the due date.
+document.addEventListener("click", (event) => {
+  const pick = event.target.closest && event.target.closest(".reminder-picks [data-due]");
+  if (!pick) return;
+  const input = pick.closest("form").querySelector('input[name="due_on"]');
+  if (input) input.value = pick.dataset.due;
+});

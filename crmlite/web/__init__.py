@@ -34,3 +34,6 @@ def register_blueprints(app: Flask) -> None:
     from . import duplicates
 
     app.register_blueprint(duplicates.bp)
+    from . import reminders
+
+    app.register_blueprint(reminders.bp)

@@ -106,7 +106,7 @@ def _format(name: str, value: Any, fields: dict[str, CustomField], users: dict[i
     if name == "owner_id":
         user = users.get(value) if isinstance(value, int) else None
         return user.display_name if user else f"#{value}"
-    if name == "birth_date" or (name in fields and fields[name].kind == "date"):
+    if name in ("birth_date", "reminder_due") or (name in fields and fields[name].kind == "date"):
         return _format_date(value)
     if name == "is_archived":
         return _("yes") if value else _("no")
