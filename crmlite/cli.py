@@ -532,6 +532,46 @@ def audit_run(no_revalidate: bool) -> None:
 # == end audit ==
 
 
+# == dedup (duplicate finder) ==
+
+dedup_cli = click.Group("dedup", help="Find duplicate contacts.")
+
+
+@dedup_cli.command("scan")
+@with_appcontext
+def dedup_scan() -> None:
+    """Scan the whole base for duplicates now (in the foreground); print counts and time."""
+    from .core import dedup
+
+    _require_schema()
+    result = dedup.scan(db.session, pm=current_app.extensions["crmlite.plugins"])
+    click.echo(
+        f"Scanned {result['contacts']} contacts in {result['seconds']} s: "
+        f"{result['compared']} pairs compared, {result['pairs']} possible duplicates "
+        f"({result['new']} new, {result['updated']} updated, {result['removed']} gone)."
+    )
+
+
+@dedup_cli.command("candidates")
+@click.option("--min-score", type=click.IntRange(0, 100), default=0, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@with_appcontext
+def dedup_candidates(min_score: int, fmt: str) -> None:
+    """Write the open candidate pairs, best first, to stdout."""
+    import csv
+
+    from .core import dedup
+
+    _require_schema()
+    writer = csv.DictWriter(sys.stdout, fieldnames=dedup.CANDIDATE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in dedup.candidates(db.session, min_score=min_score):
+        writer.writerow(row)
+
+
+# == end dedup ==
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo)
@@ -539,6 +579,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(dedup_cli)
 
 
 def _create_app() -> Flask:

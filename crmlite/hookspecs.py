@@ -96,3 +96,9 @@ def register_interaction_kinds() -> list[Any]:
 @hookspec
 def interaction_added(interaction: Any) -> None:
     """Called when an interaction is added to a contact's chronicle, inside the transaction."""
+
+
+@hookspec
+def register_matchers() -> list[Any]:
+    """Return duplicate matchers: objects with name, blocking_keys(contact) -> iterable of str
+    and compare(a, b) -> crmlite.core.dedup.Evidence or None (see docs/matching.md)."""

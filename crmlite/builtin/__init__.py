@@ -7,5 +7,6 @@ BUILTINS: list[str] = [
     "csv_importer",
     "csv_exporter",
     "lifecycle_segments",
+    "matchers",
     "data_review",
 ]

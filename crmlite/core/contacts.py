@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..models import Contact, ContactEmail, ContactHistory, ContactPhone, CustomField, SearchToken
 from ..models.contact import GENDERS, SOURCES, STAGES, TEMPERATURES
 from ..models.types import utcnow
-from . import history
+from . import dedup, history
 from .emails import EmailError, normalize_email
 from .i18n import _
 from .phones import PhoneError, normalize_phone
@@ -311,6 +311,9 @@ def _field_order(field: str) -> int:
 IDENTITY_FIELDS = ("first_name", "last_name", "middle_name", "company", "emails", "phones")
 
 
+MATCH_FIELDS = (*IDENTITY_FIELDS, "city", "birth_date")
+
+
 def _saved(pm: Any, contact: Contact, created: bool) -> None:
     """Tell plugins (hook contact_saved), inside the transaction; pm None: no plugins."""
     if pm is not None:
@@ -337,6 +340,7 @@ def create_contact(
         if after not in (None, "", [])
     }
     history.record(session, contact.id, user_id, "create", changes, contact.version)
+    dedup.check_contact(session, contact.id, pm)
     _saved(pm, contact, True)
     return contact
 
@@ -394,6 +398,8 @@ def update_contact(
     if {"first_name", "last_name", "middle_name", "company", "emails", "phones"} & set(clean):
         refresh_tokens(session, contact)
     history.record(session, contact.id, user_id, "update", changes, contact.version)
+    if set(MATCH_FIELDS) & set(changes):
+        dedup.check_contact(session, contact.id, pm)
     _saved(pm, contact, False)
     return changes
 
@@ -422,6 +428,7 @@ def set_archived(
         {"is_archived": (not archived, archived)},
         contact.version,
     )
+    dedup.check_contact(session, contact.id, pm)  # archived: its keys and open pairs go
     _saved(pm, contact, False)
     return True
 

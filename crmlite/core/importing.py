@@ -47,7 +47,7 @@ from ..models import (
 )
 from ..models.types import utcnow
 from . import contacts as contacts_core
-from . import history, purchase_import
+from . import dedup, history, purchase_import
 from . import tags as tags_core
 from .i18n import _
 from .import_mapping import auto_map, is_target
@@ -635,6 +635,8 @@ def run(
                 counts = purchase_import.write(session, imp, rows, user_id, _insert)
             else:
                 counts = _write(session, imp, rows, user_id)
+                touched = {r.state.contact_id for r in rows if r.action in ("create", "update")}
+                dedup.check_contacts(session, touched, pm)  # one set of lookups per batch
             imp = session.get(Import, import_id)
             merged = Counter(imp.counts or {})
             merged.update(counts)

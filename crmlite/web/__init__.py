@@ -28,6 +28,9 @@ def register_blueprints(app: Flask) -> None:
     from . import campaigns
 
     app.register_blueprint(campaigns.bp)
+    from . import dedup_check
+
+    app.register_blueprint(dedup_check.bp)
     from . import review
 
     app.register_blueprint(review.bp)
