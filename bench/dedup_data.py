@@ -483,6 +483,22 @@ class Truth:
         return "other"
 
 
+YANDEX = {"ya.ru", "yandex.ru", "yandex.com", "narod.ru"}
+
+
+def mailbox(email: str) -> str:
+    """The mailbox an address reaches: gmail ignores dots, +tags and googlemail.com; Yandex
+    takes ya.ru for yandex.ru, a hyphen for a dot and +tags. Two people never share one
+    unless the generator means them to (a family or info@ address)."""
+    local, _at, domain = email.lower().partition("@")
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        return local.replace(".", "") + "@gmail.com"
+    if domain in YANDEX:
+        return local.replace("-", ".") + "@yandex.ru"
+    return f"{local}@{domain}"
+
+
 def _male_surname(p: Person) -> str:
     """The family's surname in its male form (Петрова -> Петров, Вишневская -> Вишневский)."""
     if p.lang != "ru" or p.gender != "female":
@@ -559,10 +575,10 @@ class Generator:
     def _email(self, local: str, domain: str) -> str:
         email = f"{local}@{domain}"
         n = 1
-        while email in self.used_emails:
+        while mailbox(email) in self.used_emails:
             n += 1 + int(self.r.random() * 90)
             email = f"{local}{n}@{domain}"
-        self.used_emails.add(email)
+        self.used_emails.add(mailbox(email))
         return email
 
     def personal_email(self, lang: str, first: str, last: str) -> str:
@@ -611,7 +627,7 @@ class Generator:
             domains.add(domain)
             office = self.landline(country, city)
             info = f"info@{domain}"
-            self.used_emails.add(info)
+            self.used_emails.add(mailbox(info))
             companies.append(
                 Company(i, "ru" if ru else "en", form, root, domain, city, country, office, info)
             )

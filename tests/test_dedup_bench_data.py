@@ -12,6 +12,7 @@ from bench.dedup_data import (
     VARIATIONS,
     Generator,
     load,
+    mailbox,
     parse_external_id,
     stored_email,
     stored_phone,
@@ -28,16 +29,6 @@ from crmlite.models import Contact, ContactEmail, ContactPhone
 def _records(seed: int, n: int):
     gen = Generator(seed, n)
     return list(gen.records()), gen.truth
-
-
-def _mailbox(typed: str) -> str:
-    """The mailbox an address reaches (gmail ignores dots, +tags and googlemail.com)."""
-    local, _at, domain = stored_email(typed).partition("@")
-    local = local.split("+", 1)[0]
-    domain = {"googlemail.com": "gmail.com", "ya.ru": "yandex.ru"}.get(domain, domain)
-    if domain == "gmail.com":
-        local = local.replace(".", "")
-    return f"{local}@{domain}"
 
 
 def test_same_seed_same_data_other_seed_other_data():
@@ -78,15 +69,36 @@ def test_labels_agree_with_the_records():
     # with the first record, or the birth date.
     for recs in groups.values():
         first = recs[1]
-        mailboxes = {_mailbox(e) for e, _label in first.emails}
+        mailboxes = {mailbox(e) for e, _label in first.emails}
         phones = {stored_phone(p) for p, _label in first.phones}
         for n, r in recs.items():
             if n == 1:
                 continue
-            shared = {_mailbox(e) for e, _l in r.emails} & mailboxes
+            shared = {mailbox(e) for e, _l in r.emails} & mailboxes
             shared |= {stored_phone(p) for p, _l in r.phones} & phones
             assert shared or (r.birth and r.birth == first.birth), (first, r)
             assert ("birth_date_only" in r.kinds) == (not shared)
+
+    # Different people share a mailbox or a phone only as a family or as colleagues.
+    owners = defaultdict(set)
+    for r in records:
+        for e, _label in r.emails:
+            owners["e", mailbox(e)].add(r.person)
+        for p, _label in r.phones:
+            owners["p", stored_phone(p)].add(r.person)
+    for (kind, value), people in owners.items():
+        if len(people) < 2:
+            continue
+        family = {truth.household.get(p) for p in people}
+        company = {truth.company[p] for p in people}
+        if kind == "e":
+            assert value.startswith("info@") or "-family" in value, (value, people)
+        assert (len(family) == 1 and None not in family) or (
+            len(company) == 1 and 0 not in company
+        ), (
+            value,
+            people,
+        )
 
     # Every variation and every kind of hard negative occurs.
     seen = Counter(k for g in truth.groups.values() for _n, kinds in g for k in kinds)
