@@ -69,7 +69,8 @@ def scope(ids: list[int] | None, flt: ContactFilter | None, region: str = "RU") 
         return filtered_ids(flt, region)
     if not ids:
         raise BulkError(_("Select some contacts first."))
-    return select(Contact.id).where(Contact.id.in_(ids))
+    # An erased contact (core/privacy.py) is never changed again, restored included.
+    return select(Contact.id).where(Contact.id.in_(ids), Contact.erased_at.is_(None))
 
 
 def _has_tag(tag_id: int) -> ColumnElement[bool]:

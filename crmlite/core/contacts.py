@@ -16,6 +16,7 @@ from . import dedup, history
 from .emails import EmailError, normalize_email
 from .i18n import _
 from .phones import PhoneError, normalize_phone
+from .privacy import ensure_not_erased
 from .search import contact_tokens
 from .text import fold
 
@@ -368,6 +369,7 @@ def update_contact(
     every field); when the editor changed it too, EditConflict is raised and nothing is saved.
     Fields nobody else touched are saved as usual.
     """
+    ensure_not_erased(contact)
     changes = _diff(contact, clean)
     if not changes:
         return {}
@@ -414,6 +416,7 @@ def _same(mine: Any, stored: Any) -> bool:
 def set_archived(
     session: Session, contact: Contact, archived: bool, user_id: int | None, pm: Any = None
 ) -> bool:
+    ensure_not_erased(contact)
     if contact.is_archived == archived:
         return False
     contact.is_archived = archived

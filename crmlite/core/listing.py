@@ -191,6 +191,9 @@ def _planned(
         # all (is_archived, updated_at) entries for a stage filter.
         archived = _no_index(archived)
     conds: list[ColumnElement[bool]] = [archived == (true() if flt.archived else false())]
+    if flt.archived:
+        # Erased contacts (core/privacy.py) are archived too, but never listed again.
+        conds.append(Contact.erased_at.is_(None))
     if flt.tag is not None:
         cond, drives = _tag_condition(flt.tag, session)
         if drives:

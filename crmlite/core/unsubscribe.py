@@ -62,7 +62,8 @@ def read_token(secret_key: str, token: str) -> Unsubscribe | None:
 def withdraw(session: Session, link: Unsubscribe) -> bool:
     """Record the withdrawal (with today's date, in the history); False when the contact
     no longer exists. Pressing twice records nothing new. The caller commits."""
-    if session.get(Contact, link.contact_id) is None:
+    contact = session.get(Contact, link.contact_id)
+    if contact is None or contact.erased_at is not None:  # erased: nothing left to record
         return False
     if consent.status_of(session, link.contact_id, link.channel, link.purpose) != "withdrawn":
         consent.record(

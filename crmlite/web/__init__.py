@@ -31,6 +31,9 @@ def register_blueprints(app: Flask) -> None:
     from . import dedup_check
 
     app.register_blueprint(dedup_check.bp)
+    from . import privacy
+
+    app.register_blueprint(privacy.bp)
     from . import review
 
     app.register_blueprint(review.bp)

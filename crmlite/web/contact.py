@@ -222,6 +222,10 @@ def _with_trigger(body: str, status: int = 200, trigger: bool = True):
 @bp.route("/<int:contact_id>")
 def view(contact_id: int):
     contact = _contact_or_404(contact_id)
+    if contact.erased_at is not None:  # only the erasure and the kept purchases
+        from .privacy import erased_page
+
+        return erased_page(contact)
     # The timeline (history included) and the summary come from web/chronicle.py.
     return render_template("contact/page.html", **_context(contact))
 
