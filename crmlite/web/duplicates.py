@@ -278,7 +278,7 @@ def _compare(ids: list[int], form: dict | None = None, status: int = 200):
     ).all()
     reasons = "; ".join(describe_all(r or []) for _s, r in pair_scores if r)
     kept_emails = kept_phones = None
-    if form:
+    if form and "emails" in form:
         kept_emails = {int(i) for i in form.get("emails", []) if str(i).isdigit()}
         kept_phones = {int(i) for i in form.get("phones", []) if str(i).isdigit()}
     return render_template(
@@ -303,7 +303,8 @@ def compare_pair(pair_id: int):
 
 @bp.route("/merge")
 def compare():
-    return _compare(_ids(request.args.get("ids", "")))
+    # Choosing another contact to keep reloads the form with that contact's values as defaults.
+    return _compare(_ids(request.args.get("ids", "")), {"survivor": request.args.get("survivor")})
 
 
 @bp.post("/merge")
