@@ -19,6 +19,8 @@ the variations real bases have:
 - company_form: ООО «Ромашка» written Ромашка, ООО or Romashka LLC;
 - missing_fields: no patronymic, birth date, company or city on the second record;
 - birth_date_only: no e-mail or phone in common, only a similar name, the birth date and city.
+- via_third: of a person's three records, the second and the third have nothing in common
+  but through the first (a pair only a finder that groups can propose).
 
 Every duplicate keeps evidence a careful human would accept: a shared e-mail or phone, or
 the same birth date and city. Hard negatives are different people who share something:
@@ -105,6 +107,7 @@ VARIATIONS = (
     "company_form",
     "missing_fields",
     "birth_date_only",
+    "via_third",
 )
 NEGATIVES = ("namesake", "family", "colleague", "other")
 
@@ -427,6 +430,8 @@ class Record:
     emails: list[tuple[str, str]]  # (as typed, label)
     phones: list[tuple[str, str]]  # (as typed, label)
     kinds: tuple[str, ...] = ()  # variations of this record ((): the first record)
+    # A third record with nothing in common with the second but through the first.
+    via_third: bool = False
 
     @property
     def external_id(self) -> str:
@@ -441,6 +446,8 @@ class Truth:
     groups: dict[int, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
     household: dict[int, int] = field(default_factory=dict)
     namesake: dict[int, int] = field(default_factory=dict)
+    # People whose records 2 and 3 are linked only through record 1.
+    via_third: set[int] = field(default_factory=set)
     company: array = field(default_factory=lambda: array("l"))  # person -> company id (0)
     contacts: int = 0
     people: int = 0
@@ -456,6 +463,8 @@ class Truth:
             while len(self.company) <= person.id:
                 self.company.append(0)
             self.company[person.id] = person.company.id if person.company else 0
+        if record.via_third:
+            self.via_third.add(record.person)
         if record.n >= 2:
             self.groups.setdefault(record.person, [(1, ())]).append((record.n, record.kinds))
 
@@ -466,6 +475,8 @@ class Truth:
     def pair_kinds(self, person: int, n1: int, n2: int) -> tuple[str, ...]:
         kinds = dict(self.groups.get(person, ()))
         both = set(kinds.get(n1, ())) | set(kinds.get(n2, ()))
+        if n1 > 1 and n2 > 1 and person in self.via_third:
+            both.add("via_third")
         return tuple(k for k in VARIATIONS if k in both)
 
     def negative_kind(self, pa: int, pb: int, same_name: bool) -> str:
@@ -497,6 +508,15 @@ def mailbox(email: str) -> str:
     if domain in YANDEX:
         return local.replace("-", ".") + "@yandex.ru"
     return f"{local}@{domain}"
+
+
+def direct_evidence(a: Record, b: Record) -> bool:
+    """Two records share a mailbox, a phone or a birth date."""
+    if a.birth and a.birth == b.birth:
+        return True
+    if {mailbox(e) for e, _l in a.emails} & {mailbox(e) for e, _l in b.emails}:
+        return True
+    return bool({stored_phone(p) for p, _l in a.phones} & {stored_phone(p) for p, _l in b.phones})
 
 
 def _male_surname(p: Person) -> str:
@@ -636,7 +656,7 @@ class Generator:
     def _company_for(self, lang: str) -> Company:
         # Long-tailed sizes: a few big employers, many small firms.
         for _ in range(20):
-            c = self.companies[int(len(self.companies) * self.r.random() ** 2)]
+            c = self.companies[int(len(self.companies) * self.r.random() ** 1.5)]
             if c.lang == lang:
                 return c
         return c
@@ -964,10 +984,12 @@ class Generator:
         # The first record was made before family() may have added the home phone.
         out[0] = (self.record(p), p)
         for rec, person in out:
-            if person is p and rec.n > 1 and p.household:
+            if person is p and rec.n > 1 and p.household and "birth_date_only" not in rec.kinds:
                 home = [ph for ph in p.phones if ph[1] == "home"]
                 if home and rec.phones and home[0] not in rec.phones and self.chance(0.5):
                     rec.phones.append(home[0])
+        if len(out) > 2 and out[2][0].n == 3 and not direct_evidence(out[1][0], out[2][0]):
+            out[2][0].via_third = True
         return out
 
     def chunks(self, size: int = CHUNK) -> Iterator[list[Record]]:
