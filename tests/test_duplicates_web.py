@@ -135,6 +135,7 @@ def test_merge_with_field_choices_then_undo(editor_client, pairs, app):
     assert resp.headers["Location"].endswith(f"/contacts/{ivan1}")
     page = editor_client.get(f"/contacts/{ivan1}").get_data(as_text=True)
     assert "Merged 1 contact into this one." in page and "Undo" in page
+    assert "merged duplicates into this contact" in page  # the history entry
     with app.app_context():
         survivor = db.session.get(Contact, ivan1)
         assert (survivor.first_name, survivor.last_name, survivor.company, survivor.city) == (

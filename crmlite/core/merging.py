@@ -573,6 +573,7 @@ class Group:
     contact_ids: list[int]
     pair_ids: list[int] = field(default_factory=list)
     best_score: int = 0
+    best_pair_id: int | None = None  # the group's place in the queue (score desc, id)
     survivor_id: int | None = None
     contacts: list[Contact] = field(default_factory=list)
 
@@ -594,7 +595,8 @@ def _components(edges: list[tuple[int, int, int, int]]) -> list[Group]:
     for pair_id, a, _b, score in edges:
         group = groups.setdefault(find(a), Group(contact_ids=[]))
         group.pair_ids.append(pair_id)
-        group.best_score = max(group.best_score, score)
+        if (score, -pair_id) > (group.best_score, -(group.best_pair_id or 0)):
+            group.best_score, group.best_pair_id = score, pair_id
     members: dict[int, set[int]] = {}
     for x in parent:
         members.setdefault(find(x), set()).add(x)
@@ -618,6 +620,17 @@ def groups(session: Session, min_score: int = 0) -> list[Group]:
 
 def group_of(session: Session, contact_ids: list[int], min_score: int = 0, cap: int = 50) -> Group:
     """The component around these contacts (at most `cap` contacts), by index lookups."""
+    for group in groups_around(session, contact_ids, min_score, cap):
+        if set(contact_ids) & set(group.contact_ids):
+            return group
+    return Group(contact_ids=sorted(contact_ids))
+
+
+def groups_around(
+    session: Session, contact_ids: list[int], min_score: int = 0, cap: int = 2000
+) -> list[Group]:
+    """The components of open pairs that touch these contacts, found breadth first with
+    index lookups (one query per step, not per contact); stops growing at `cap` contacts."""
     seen: set[int] = set(contact_ids)
     frontier = set(contact_ids)
     edges: dict[int, tuple] = {}
@@ -642,11 +655,7 @@ def group_of(session: Session, contact_ids: list[int], min_score: int = 0, cap: 
                 if x not in seen:
                     seen.add(x)
                     frontier.add(x)
-    found = _components(list(edges.values()))
-    for group in found:
-        if set(contact_ids) & set(group.contact_ids):
-            return group
-    return Group(contact_ids=sorted(contact_ids))
+    return _components(list(edges.values()))
 
 
 def completeness(contact: Contact) -> int:

@@ -54,6 +54,9 @@ FIELD_LABELS = {
     "to": _l("To"),
     "subject": _l("Subject"),
     "delivery": _l("Delivery"),
+    # Merges in the history (actions "merge", "merge_undone").
+    "merged": _l("Merged contacts"),
+    "merge": _l("Merge"),
     # Reminders in the history (actions "reminder_*").
     "reminder_due": _l("Reminder due"),
     "reminder_note": _l("Reminder"),
@@ -104,6 +107,8 @@ ACTION_LABELS = {
     "interaction_add": _l("added a chronicle entry"),
     "interaction_edit": _l("edited a chronicle entry"),
     "interaction_delete": _l("deleted a chronicle entry"),
+    "merge": _l("merged duplicates into this contact"),
+    "merge_undone": _l("undid a merge"),
     "reminder_added": _l("added a reminder"),
     "reminder_done": _l("completed a reminder"),
     "reminder_reopen": _l("reopened a reminder"),

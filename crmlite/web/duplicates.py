@@ -106,29 +106,22 @@ def _entries(pairs: list[DuplicatePair], min_score: int) -> list[dict[str, Any]]
     """One entry per pair; a pair in a group of 3+ shows the whole group, once, at the place
     of the group's best pair."""
     ids = {i for p in pairs for i in (p.contact_a_id, p.contact_b_id)}
-    contacts = _contacts(list(ids))
+    around = merging.groups_around(db.session, sorted(ids), min_score)
+    group_by_contact = {i: g for g in around for i in g.contact_ids}
+    big = [g for g in around if 2 < len(g.contact_ids) <= MAX_GROUP]
+    contacts = _contacts(sorted(ids | {i for g in big for i in g.contact_ids}))
     entries: list[dict[str, Any]] = []
-    shown: set[tuple[int, ...]] = set()
     for pair in pairs:
-        group = merging.group_of(db.session, [pair.contact_a_id, pair.contact_b_id], min_score)
-        if len(group.contact_ids) > 2:
-            key = tuple(group.contact_ids)
-            best = db.session.scalar(
-                select(DuplicatePair.id)
-                .where(DuplicatePair.id.in_(group.pair_ids))
-                .order_by(DuplicatePair.score.desc(), DuplicatePair.id)
-                .limit(1)
-            )
-            if key in shown or best != pair.id:
-                continue
-            shown.add(key)
-            members = _contacts(group.contact_ids)
+        group = group_by_contact.get(pair.contact_a_id)
+        if group is not None and 2 < len(group.contact_ids) <= MAX_GROUP:
+            if group.best_pair_id != pair.id:
+                continue  # shown once, where its best pair is
             entries.append(
                 {
                     "kind": "group",
                     "pair": pair,
                     "score": group.best_score,
-                    "contacts": [members[i] for i in group.contact_ids if i in members],
+                    "contacts": [contacts[i] for i in group.contact_ids if i in contacts],
                     "ids": ",".join(str(i) for i in group.contact_ids),
                 }
             )
