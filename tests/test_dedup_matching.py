@@ -158,11 +158,14 @@ def test_swapped_first_and_last_name(ctx):
 
 
 def test_same_company_in_two_alphabets(ctx):
-    a = add(first_name="Анна", last_name="Белова", company="ООО «Ромашка»")
-    b = add(first_name="Anna", last_name="Belova", company="Romashka LLC")
+    a = add(first_name="Анна", last_name="Белова", company="ООО «Ромашка»", city="Тверь")
+    b = add(first_name="Anna", last_name="Belova", company="Romashka LLC", city="Tver")
     pair = scan_and_get(a, b)
     assert pair is not None
-    assert "same company ООО «Ромашка»" in describe_all(pair.reasons)
+    assert "same company ООО «Ромашка»; same city Тверь" in describe_all(pair.reasons)
+    # A namesake at the same company in another city is not proposed on that alone.
+    c = add(first_name="Анна", last_name="Белова", company="Ромашка, ООО", city="Омск")
+    assert scan_and_get(a, c) is None
 
 
 def test_name_typo_with_birth_date_and_city(ctx):

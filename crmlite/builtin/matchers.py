@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from .. import hookimpl
 from ..core.dedup import ContactData, Evidence
@@ -20,6 +21,7 @@ from ..core.names import (
     company_key,
     consonants,
     email_key,
+    first_name_forms,
     is_role_address,
     skeleton,
 )
@@ -30,10 +32,11 @@ SHARED = 25  # a role address or a phone several contacts share: supporting evid
 NAME_MATCH = 35
 NAME_FUZZY = 30
 DIFFERENT_FIRST_NAME = -70
-DIFFERENT_LAST_NAME = -15
+DIFFERENT_LAST_NAME = -30
+DIFFERENT_MIDDLE_NAME = -40
 SAME_BIRTH_DATE = 25
 DIFFERENT_BIRTH_DATE = -45
-SAME_COMPANY = 25
+SAME_COMPANY = 20
 SAME_CITY = 5
 
 
@@ -81,50 +84,116 @@ class PhoneMatcher:
         )
 
 
+_FEMININE = ("a", "aya")  # Иванов / Иванова, Петровский / Петровская: two people
+
+
+def _gendered(x: str, y: str) -> bool:
+    """A masculine and a feminine form of one name: Иванов / Иванова, Александр / Александра."""
+    for short, long in ((x, y), (y, x)):
+        if any(long == short + end or long == short[:-1] + end for end in _FEMININE):
+            return True
+    return False
+
+
 def _similar(x: str, y: str) -> float:
+    """Typo-tolerant similarity of two first names (skeletons), 0..1: one typo in a name of
+    four letters or more is 0.9; "Алексей" and "Александр" stay apart."""
     if not x or not y:
         return 0.0
     if x == y:
         return 1.0
     if len(x) == 1 or len(y) == 1:  # an initial: "A." and "Alexander"
         return 0.9 if x[0] == y[0] else 0.0
+    if _gendered(x, y):
+        return 0.0
+    if min(len(x), len(y)) >= 4 and OSA.distance(x, y) <= 1:  # one typo or swap
+        return 0.9
     return fuzz.ratio(x, y) / 100
 
 
+def _forms(name: str) -> tuple[str, ...]:
+    # Full names the first name may stand for, and its own skeleton (for typos in it).
+    own = skeleton(name)
+    forms = first_name_forms(name)
+    return forms if own in forms or not own else (*forms, own)
+
+
+def _first_similar(x: tuple[str, ...], y: tuple[str, ...]) -> float:
+    if not x or not y:
+        return 0.0
+    if set(x) & set(y):  # the same name, or a short form of it ("Саша", "Alex")
+        return 1.0
+    return max(_similar(p, q) for p in x for q in y)
+
+
+def _last_similar(x: str, y: str) -> float:
+    """Similarity of two last names (skeletons): Jaro-Winkler, kind to typos in long names;
+    a masculine and a feminine form of one name are different people."""
+    if not x or not y:
+        return 0.0
+    if x == y:
+        return 1.0
+    if _gendered(x, y) or Levenshtein.distance(x, y) > 2:
+        return 0.0
+    return JaroWinkler.normalized_similarity(x, y)
+
+
 class NameMatcher:
-    """First and last names on their transliterated skeletons, diminutives folded, either
-    order. Blocking: the typo-tolerant consonant skeletons of both names, in sorted order."""
+    """First and last names on their transliterated skeletons, short forms of first names
+    folded, either order; different patronymics count against. Blocking: the typo-tolerant
+    consonant skeletons of both names, in sorted order (alone and with the city)."""
 
     name = "name"
 
     def blocking_keys(self, contact: ContactData) -> Iterable[str]:
-        first = consonants(canonical_first_name(contact.first_name))
         last = consonants(contact.last_name)
-        if not (first and last):
-            return ()
-        keys = {"n:" + "|".join(sorted((first, last)))}
-        city = skeleton(contact.city)
-        if city:
-            keys.add("nc:" + "|".join(sorted((first, last))) + "|" + city[:30])
+        firsts = {consonants(f) for f in _forms(contact.first_name)}
+        keys = set()
+        city = skeleton(contact.city)[:30]
+        company = company_key(contact.company)[:40]
+        for first in firsts:
+            if first and last:
+                key = "|".join(sorted((first, last)))
+                keys.add("n:" + key)
+                if city:
+                    keys.add(f"nc:{key}|{city}")
+            if company and first:  # a typo in the last name, within one company
+                keys.add(f"nf:{first}|{company}")
+        if company and last:
+            keys.add(f"nl:{last}|{company}")  # a typo in the first name, or swapped
         return keys
 
     def compare(self, a: ContactData, b: ContactData) -> Evidence | None:
-        fa, fb = canonical_first_name(a.first_name), canonical_first_name(b.first_name)
+        fa, fb = _forms(a.first_name), _forms(b.first_name)
         la, lb = skeleton(a.last_name), skeleton(b.last_name)
         if not ((fa or la) and (fb or lb)):
             return None
-        straight = (_similar(fa, fb), _similar(la, lb))
-        swapped = (_similar(fa, lb), _similar(la, fb))
-        is_swapped = bool(fa and la and fb and lb) and min(swapped) > min(straight)
+        straight = (_first_similar(fa, fb), _last_similar(la, lb))
+        is_swapped = False
+        if fa and la and fb and lb:
+            swapped = (
+                _first_similar(fa, _forms(b.last_name)),
+                _last_similar(la, skeleton(b.first_name)),
+            )
+            is_swapped = min(swapped) >= 0.85 and min(swapped) > min(straight)
         first, last = swapped if is_swapped else straight
-        if fa and fb and first < 0.6:
-            if last >= 0.85 or not (la and lb) or last < 0.6:
-                return Evidence(DIFFERENT_FIRST_NAME, [{"code": "different_first_name"}])
-            return None
-        if not (fa and fb and la and lb):  # a name part is missing on one side
-            return Evidence(10, [{"code": "similar_name"}]) if la and la == lb else None
+        evidence = self._names(a, b, first, last, is_swapped, bool(fa and fb), bool(la and lb))
+        ma, mb = skeleton(a.middle_name), skeleton(b.middle_name)
+        if min(len(ma), len(mb)) > 1 and fuzz.ratio(ma, mb) < 80:
+            reason = {"code": "different_middle_name"}
+            if evidence is None:
+                return Evidence(DIFFERENT_MIDDLE_NAME, [reason])
+            evidence.score += DIFFERENT_MIDDLE_NAME
+            evidence.reasons.append(reason)
+        return evidence
+
+    def _names(self, a, b, first, last, is_swapped, firsts, lasts) -> Evidence | None:
+        if firsts and (first < 0.6 or (first < 0.85 and lasts and last < 0.7)):
+            return Evidence(DIFFERENT_FIRST_NAME, [{"code": "different_first_name"}])
+        if not (firsts and lasts):  # a name part is missing on one side
+            return Evidence(10, [{"code": "similar_name"}]) if lasts and last == 1.0 else None
         if first < 0.85 or last < 0.85:
-            return Evidence(DIFFERENT_LAST_NAME) if last < 0.6 else None
+            return Evidence(DIFFERENT_LAST_NAME) if last < 0.7 else None
         reasons: list[dict[str, Any]] = []
         if is_swapped:
             reasons.append({"code": "name_swapped"})

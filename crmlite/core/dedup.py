@@ -32,7 +32,7 @@ from .dedup_reasons import describe_all
 
 THRESHOLD = 60
 BLOCK_CAP = 50
-SHARED = 2
+SHARED = 3
 KEY_LENGTH = 120
 CHUNK = 5000  # contacts per read; ids per IN list
 

@@ -25,6 +25,7 @@ MESSAGES: dict[str, str] = {
     "same_city": "same city %(value)s",
     "different_birth_date": "different birth dates",
     "different_first_name": "different first names",
+    "different_middle_name": "different middle names",
     "shared_contact": "%(value)s is shared by several contacts",
 }
 
@@ -67,4 +68,5 @@ def _mark_for_extraction() -> None:
     _("same city %(value)s")
     _("different birth dates")
     _("different first names")
+    _("different middle names")
     _("%(value)s is shared by several contacts")

@@ -8,6 +8,7 @@ A small explicit table, not a library: what matches is predictable and easy to e
     skeleton("Щукин") == skeleton("Shchukin") == skeleton("Schukin")
     canonical_first_name("Саша") == canonical_first_name("Alex") == "aleksandr"
     email_key("Ivan.Petrov+crm@googlemail.com") == "ivanpetrov@gmail.com"
+    email_key("lena@ya.ru") == "lena@yandex.ru"
     company_key("ООО «Ромашка»") == company_key("Romashka, Ltd") == "romashka"
 """
 
@@ -50,7 +51,7 @@ _RULES = [
         ("iu|yu", "yu"),
         ("iya|ia|iia", "ya"),  # Юлия, Yulia, Iuliia
         ("(?<=[^aeiouy])ie", "ye"),
-        ("yo", "e"),
+        ("(?<=.)yo", "e"),  # Solovyov -> Solovev (not Young)
     )
 ]
 
@@ -90,7 +91,20 @@ DIMINUTIVES: dict[str, tuple[str, ...]] = {
     "viktor": ("виктор", "витя", "victor", "vitya"),
     "viktoriya": ("виктория", "вика", "victoria", "vika", "vicky", "vikki"),
     "vladimir": ("владимир", "вова", "володя", "vova", "volodya", "vlad"),
-    "vladislav": ("владислав", "слава", "vladislav", "slava"),
+    "vladislav": ("владислав", "влад", "слава", "vladislav", "slava", "vlad"),
+    "yaroslav": ("ярослав", "слава", "slava", "yarik"),
+    "gennadiy": ("геннадий", "гена", "gennady", "gena"),
+    "ilya": ("илья", "илюша", "ilia", "ilyusha", "elijah"),
+    "semen": ("семён", "сёма", "semyon", "syoma", "sema", "simon"),
+    "polina": ("полина", "поля", "polya", "pauline"),
+    "sofya": ("софья", "софия", "соня", "sofia", "sophia", "sophie", "sonya"),
+    "lyubov": ("любовь", "люба", "lyuba", "luba"),
+    "valeriya": ("валерия", "лера", "valeria", "lera"),
+    "tamara": ("тамара", "тома", "toma"),
+    "david": ("давид", "dave", "davy"),
+    "jessica": ("jess", "jessie"),
+    "megan": ("meg",),
+    "joshua": ("josh",),
     "galina": ("галина", "галя", "galya"),
     "georgiy": ("георгий", "гоша", "жора", "georgy", "george", "gosha", "zhora", "georg"),
     "grigoriy": ("григорий", "гриша", "grigory", "gregory", "grisha", "greg"),
@@ -98,17 +112,17 @@ DIMINUTIVES: dict[str, tuple[str, ...]] = {
     "darya": ("дарья", "даша", "daria", "dasha", "dariya"),
     "dmitriy": ("дмитрий", "дима", "митя", "dmitry", "dima", "mitya", "dmitri"),
     "evgeniy": ("евгений", "женя", "evgeny", "eugene", "yevgeny", "zhenya", "gene"),
-    "evgeniya": ("евгения", "evgenia", "eugenia", "yevgenia"),
+    "evgeniya": ("евгения", "женя", "evgenia", "eugenia", "yevgenia", "zhenya"),
     "ekaterina": ("екатерина", "катя", "катерина", "katya", "katerina", "catherine",
                   "katherine", "kate", "kathy", "cathy", "kat", "yekaterina", "kitty"),
-    "elena": ("елена", "лена", "алёна", "lena", "helen", "helena", "yelena", "ellen"),
+    "elena": ("елена", "лена", "lena", "helen", "helena", "yelena", "ellen"),
     "elizaveta": ("елизавета", "лиза", "liza", "elizabeth", "liz", "lizzy", "beth", "betty",
                   "eliza", "elisabeth", "bess"),
     "ivan": ("иван", "ваня", "vanya", "john", "johnny", "jack", "jon"),
     "igor": ("игорь", "игорёк", "igor"),
     "irina": ("ирина", "ира", "ira", "irene"),
     "konstantin": ("константин", "костя", "kostya", "constantine", "konstantine"),
-    "kseniya": ("ксения", "ксюша", "ksenia", "ksusha", "xenia", "oksana"),
+    "kseniya": ("ксения", "ксюша", "ksenia", "ksusha", "xenia"),
     "larisa": ("лариса", "лара", "lara"),
     "lyudmila": ("людмила", "люда", "мила", "ludmila", "luda", "lyuda", "mila"),
     "mariya": ("мария", "маша", "маруся", "maria", "masha", "mary", "marie", "molly", "polly"),
@@ -158,34 +172,48 @@ DIMINUTIVES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _build_canonical() -> dict[str, str]:
-    table: dict[str, str] = {}
+def _build_canonical() -> dict[str, tuple[str, ...]]:
+    table: dict[str, list[str]] = {}
     for canonical, forms in DIMINUTIVES.items():
         key = skeleton(canonical)
-        table.setdefault(key, key)
-        for form in forms:
-            table.setdefault(skeleton(form), key)
-    return table
+        for form in (canonical, *forms):
+            names = table.setdefault(skeleton(form), [])
+            if key not in names:
+                names.append(key)
+    # A full name is first of all itself ("Евгения" is not "Евгений").
+    for full in {skeleton(c) for c in DIMINUTIVES}:
+        table[full] = [full] + [n for n in table[full] if n != full]
+    return {form: tuple(names) for form, names in table.items()}
 
 
 _CANONICAL = _build_canonical()
 
 
+def first_name_forms(name: str | None) -> tuple[str, ...]:
+    """Every full name a first name may stand for: "Слава" -> Владислав, Ярослав, Вячеслав
+    (skeletons); a name not in the table stands for itself."""
+    s = skeleton(name)
+    return _CANONICAL.get(s, (s,) if s else ())
+
+
 def canonical_first_name(name: str | None) -> str:
     """The skeleton of a first name's full form: "Саша", "Alex" -> "aleksandr"."""
-    s = skeleton(name)
-    return _CANONICAL.get(s, s)
-
-
-def is_diminutive(a: str | None, b: str | None) -> bool:
-    """True when two first names are different words for one canonical name."""
-    sa, sb = skeleton(a), skeleton(b)
-    return sa != sb and bool(sa) and canonical_first_name(a) == canonical_first_name(b)
+    forms = first_name_forms(name)
+    return forms[0] if forms else ""
 
 
 # --- e-mail -------------------------------------------------------------------------------
 
 _GMAIL = {"gmail.com", "googlemail.com"}
+# One mailbox under several domains: Yandex delivers every alias to the same box.
+_ALIASES = {
+    "ya.ru": "yandex.ru",
+    "yandex.com": "yandex.ru",
+    "yandex.by": "yandex.ru",
+    "yandex.kz": "yandex.ru",
+    "yandex.ua": "yandex.ru",
+    "narod.ru": "yandex.ru",
+}
 
 ROLE_LOCAL_PARTS = frozenset(
     """info sales office support admin administrator hello contact contacts mail post team hr
@@ -197,7 +225,8 @@ ROLE_LOCAL_PARTS = frozenset(
 
 
 def email_key(email: str | None) -> str:
-    """The address as it reaches one mailbox: lower-case, +tag dropped; for Gmail also dots."""
+    """The address as it reaches one mailbox: lower-case, +tag dropped; for Gmail also dots;
+    Yandex's alias domains as yandex.ru."""
     e = (email or "").strip().lower()
     local, at, domain = e.rpartition("@")
     if not at:
@@ -205,7 +234,7 @@ def email_key(email: str | None) -> str:
     local = local.split("+", 1)[0] or local
     if domain in _GMAIL:
         local, domain = local.replace(".", ""), "gmail.com"
-    return f"{local}@{domain}"
+    return f"{local}@{_ALIASES.get(domain, domain)}"
 
 
 def is_role_address(email: str | None) -> bool:
