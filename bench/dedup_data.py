@@ -927,14 +927,18 @@ class Generator:
             )
             p.emails.append(family_email)
         members = []
+        taken = {p.first}
         for k in range(1 if self.chance(0.6) else 2):
             gender = ("female" if p.gender == "male" else "male") if k == 0 else None
             first = None
             for _ in range(10):
                 m = self.person(p.lang, gender, first, last_base=base, city=p.city)
-                if m.first != p.first:
+                if m.first not in taken:
                     break
-                self._person_id -= 1  # same first name: draw again (ids stay dense)
+                self._person_id -= 1  # a first name the family has: draw again
+            else:
+                self._person_id += 1  # keep the last draw
+            taken.add(m.first)
             m.address = p.address
             m.household = p.household
             if p.birth:
