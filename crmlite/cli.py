@@ -572,6 +572,67 @@ def dedup_candidates(min_score: int, fmt: str) -> None:
 # == end dedup ==
 
 
+# == privacy (GDPR, 152-FZ) ==
+
+privacy_cli = click.Group("privacy", help="Privacy requests: export or erase one person's data.")
+
+
+def _admin_by_email(email: str):
+    from .core.users import find_by_email
+
+    user = find_by_email(db.session, email)
+    if user is None or not user.is_admin or not user.active:
+        raise click.ClickException(f"{email} is not an active admin.")
+    return user
+
+
+@privacy_cli.command("export")
+@click.argument("contact_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--by", "by_email", required=True, help="The admin's e-mail (for the log).")
+@with_appcontext
+def privacy_export(contact_id: int, file: str, by_email: str) -> None:
+    """Write one contact's data as a ZIP (contact.json and CSVs); logged."""
+    from .core import privacy
+
+    _require_schema()
+    user = _admin_by_email(by_email)
+    try:
+        data = privacy.export_archive(db.session, contact_id, user.id)
+    except privacy.PrivacyError as exc:
+        raise click.ClickException(str(exc)) from None
+    with open(file, "wb") as out:
+        out.write(data)
+    db.session.commit()
+    click.echo(f"Exported contact #{contact_id} to {file}.")
+
+
+@privacy_cli.command("erase")
+@click.argument("contact_id", type=int)
+@click.option("--reason", required=True, help="Why (the request and its date).")
+@click.option("--by", "by_email", required=True, help="The admin's e-mail (for the log).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def privacy_erase(contact_id: int, reason: str, by_email: str, yes: bool) -> None:
+    """Erase one contact's personal data in place (final); purchases are kept."""
+    from .core import privacy
+
+    _require_schema()
+    user = _admin_by_email(by_email)
+    if not yes:
+        click.confirm(f"Erase the personal data of contact #{contact_id}? It is final", abort=True)
+    try:
+        privacy.erase(db.session, contact_id, user.id, reason)
+    except privacy.PrivacyError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Erased the personal data of contact #{contact_id}; purchases are kept.")
+
+
+# == end privacy ==
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo)
@@ -580,6 +641,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(export_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(dedup_cli)
+    app.cli.add_command(privacy_cli)
 
 
 def _create_app() -> Flask:

@@ -500,3 +500,38 @@ def test_merge_snapshots_go_and_merge_is_refused(app, person, users):
         assert _count(Merge) == 0
         with pytest.raises(merging.MergeError, match="erased"):
             merging.merge(db.session, oid, [pid], None, users["admin"])
+
+
+def test_cli_export_and_erase(app, person, users, tmp_path):
+    pid = person["person"]
+    runner = app.test_cli_runner()
+    out = tmp_path / "k.zip"
+    result = runner.invoke(
+        args=["privacy", "export", str(pid), str(out), "--by", "admin@example.com"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(_zip(out.read_bytes()).read("contact.json"))["contact"]["city"] == "Казань"
+    # Only an admin, and only with a reason; nothing changes otherwise.
+    refused = [
+        ["privacy", "erase", str(pid), "--reason", "x", "--by", "editor@example.com", "--yes"],
+        ["privacy", "erase", str(pid), "--reason", " ", "--by", "admin@example.com", "--yes"],
+        ["privacy", "erase", "999999", "--reason", "x", "--by", "admin@example.com", "--yes"],
+    ]
+    for args in refused:
+        result = runner.invoke(args=args)
+        assert result.exit_code != 0, args
+    assert "not an active admin" in runner.invoke(args=refused[0]).output
+    assert "Say why" in runner.invoke(args=refused[1]).output
+    with app.app_context():
+        assert db.session.get(Contact, pid).erased_at is None
+    result = runner.invoke(
+        args=["privacy", "erase", str(pid), "--reason", "ticket 9", "--by", "admin@example.com"],
+        input="y\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "purchases are kept" in result.output
+    with app.app_context():
+        c = db.session.get(Contact, pid)
+        assert c.erased_at is not None and c.first_name == ""
+        kinds = [r.kind for r in db.session.scalars(select(PrivacyRequest).order_by("id"))]
+        assert kinds == ["export", "erasure"]
