@@ -94,6 +94,8 @@ NAMESAKE_SHARE = 0.03
 OFFICE_PHONE_SHARE = 0.2
 INFO_EMAIL_SHARE = 0.06
 PEOPLE_PER_COMPANY = 12
+# Nobody in a customer base is younger than this (and no birth date is in the future).
+LATEST_BIRTH = date(2008, 12, 31)
 
 # The categories the benchmark reports, in this order.
 VARIATIONS = (
@@ -948,6 +950,8 @@ class Generator:
                     else 365 * 24 + int(self.r.random() * 3650)
                 )
                 m.birth = p.birth + timedelta(days=delta)
+                if m.birth > LATEST_BIRTH:  # a parent, then, not a child
+                    m.birth = p.birth - timedelta(days=delta if k else 365 * 3)
             if m.lang == "ru" and k == 1:  # a child carries the father's name
                 father = p.first if p.gender == "male" else None
                 if father:

@@ -3,11 +3,13 @@ agree with the records, a round trip through the database; and the finder reachi
 quality bar on it (precision >= 0.99, recall >= 0.95)."""
 
 from collections import Counter, defaultdict
+from datetime import date
 
 from sqlalchemy import select
 
 from bench.dedup import by_variation, candidates_from_cli, evaluate, misses
 from bench.dedup_data import (
+    LATEST_BIRTH,
     NEGATIVES,
     VARIATIONS,
     Generator,
@@ -58,6 +60,10 @@ def test_labels_agree_with_the_records():
         for n, r in recs.items():
             if n > 1:
                 assert r.kinds, r
+    # Birth dates crmlite accepts (no child born in the future).
+    births = [r.birth for r in records if r.birth]
+    assert len(births) > len(records) / 2
+    assert all(date(1900, 1, 1) <= b <= LATEST_BIRTH < date.today() for b in births)
     groups = {p: recs for p, recs in by_person.items() if len(recs) > 1}
     assert set(groups) == set(truth.groups)
     assert truth.true_pairs == sum(len(g) * (len(g) - 1) // 2 for g in groups.values())
