@@ -200,11 +200,15 @@ def test_group_merge_and_bulk_merge_with_batch_undo(editor_client, pairs, app):
     preview = editor_client.get("/duplicates/bulk?min_score=85").get_data(as_text=True)
     assert "2 groups would be merged" in preview
     assert "3 contacts would be merged into others." in preview
+    # A background job (run at once in tests) with progress and a link to the merges.
     resp = editor_client.post("/duplicates/bulk", data={"min_score": "85"})
-    assert resp.status_code == 302
+    assert resp.status_code == 302 and "/jobs/" in resp.headers["Location"]
     page = editor_client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "Bulk merge done: 2 groups merged." in page
-    assert "Undo the whole bulk merge" in page
+    assert "Bulk merge of duplicates" in page and "Done" in page
+    assert re.search(r"<dt>Merged groups</dt><dd>2</dd>", page)
+    assert 'href="/duplicates/merges"' in page
+    page = editor_client.get("/duplicates/merges").get_data(as_text=True)
+    assert page.count("Undo the whole bulk merge") == 2
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Contact)) == 4
         batch = db.session.scalar(select(Merge.batch_id))

@@ -12,6 +12,7 @@ says how the known ones are handled (tests/test_merging.py fails when one is not
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,7 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
 from ..models import Contact, DuplicatePair, Interaction, Merge
@@ -84,6 +85,7 @@ STRATEGIES: dict[tuple[str, str], str] = {
     ("reminders", "contact_id"): "move",
 }
 CHUNK = 500
+MAX_GROUP = 50  # contacts merged in one merge (a bigger "group" is a shared phone, not a person)
 
 
 class MergeError(ValueError):
@@ -663,16 +665,27 @@ def completeness(contact: Contact) -> int:
     return filled + len(contact.custom or {}) + len(contact.emails) + len(contact.phones)
 
 
-def choose_survivor(session: Session, contacts: list[Contact]) -> Contact:
+def _interaction_counts(session: Session, ids: list[int]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        counts.update(
+            session.execute(
+                select(Interaction.contact_id, func.count())
+                .where(Interaction.contact_id.in_(chunk))
+                .group_by(Interaction.contact_id)
+            ).all()
+        )
+    return counts
+
+
+def choose_survivor(
+    session: Session, contacts: list[Contact], counts: dict[int, int] | None = None
+) -> Contact:
     """The documented rule: the most complete contact (filled fields, custom fields,
     e-mails and phones); on a tie the one with the most interactions; then the oldest."""
-    counts = dict(
-        session.execute(
-            select(Interaction.contact_id, func.count())
-            .where(Interaction.contact_id.in_([c.id for c in contacts]))
-            .group_by(Interaction.contact_id)
-        ).all()
-    )
+    if counts is None:
+        counts = _interaction_counts(session, [c.id for c in contacts])
     return max(
         contacts,
         key=lambda c: (completeness(c), counts.get(c.id, 0), -c.created_at.timestamp(), -c.id),
@@ -681,24 +694,53 @@ def choose_survivor(session: Session, contacts: list[Contact]) -> Contact:
 
 def bulk_preview(session: Session, min_score: int) -> list[Group]:
     """The groups a bulk merge at this score would merge, each with its survivor; groups
-    with an archived or erased contact are left out (they need a person's look)."""
+    with an archived or erased contact are left out (they need a person's look).
+
+    Contacts, their e-mails and phones and their interaction counts are read in chunks of
+    CHUNK contacts (a few queries per chunk, not per group)."""
+    found = [g for g in groups(session, min_score) if len(g.contact_ids) <= MAX_GROUP]
     result = []
-    for group in groups(session, min_score):
-        contacts = list(session.scalars(select(Contact).where(Contact.id.in_(group.contact_ids))))
-        if len(contacts) < 2 or any(c.is_archived or c.erased_at for c in contacts):
-            continue
-        group.contacts = sorted(contacts, key=lambda c: c.id)
-        group.survivor_id = choose_survivor(session, contacts).id
-        result.append(group)
+    for start in range(0, len(found), CHUNK // 4):
+        chunk = found[start : start + CHUNK // 4]
+        ids = sorted({i for g in chunk for i in g.contact_ids})
+        loaded = {
+            c.id: c
+            for c in session.scalars(
+                select(Contact)
+                .where(Contact.id.in_(ids))
+                .options(selectinload(Contact.emails), selectinload(Contact.phones))
+            )
+        }
+        counts = _interaction_counts(session, ids)
+        for group in chunk:
+            contacts = [loaded[i] for i in group.contact_ids if i in loaded]
+            if len(contacts) < 2 or any(c.is_archived or c.erased_at for c in contacts):
+                continue
+            group.contacts = contacts
+            group.survivor_id = choose_survivor(session, contacts, counts).id
+            result.append(group)
     return result
 
 
-def bulk_merge(session: Session, min_score: int, user_id: int | None, pm: Any = None) -> str:
-    """Merge every group of the preview; return the batch id (the caller commits)."""
-    batch_id = str(uuid.uuid4())
-    for group in bulk_preview(session, min_score):
+def bulk_merge(
+    session: Session,
+    min_score: int,
+    user_id: int | None,
+    pm: Any = None,
+    batch_id: str | None = None,
+    on_merged: Callable[[int, int], None] | None = None,
+) -> str:
+    """Merge every group of the preview; return the batch id (the caller commits).
+
+    on_merged(done, total) is called after each group (a job commits and reports progress
+    there). Run again with the same batch_id it resumes: merged groups are no longer open."""
+    batch_id = batch_id or str(uuid.uuid4())
+    planned = bulk_preview(session, min_score)
+    for done, group in enumerate(planned, 1):
         others = [i for i in group.contact_ids if i != group.survivor_id]
         merge(session, group.survivor_id, others, None, user_id, batch_id=batch_id, pm=pm)
+        if on_merged is not None:
+            on_merged(done, len(planned))
     return batch_id
 
 

@@ -1,9 +1,11 @@
 """Duplicate review: the queue of candidate pairs, side-by-side merge, bulk merge, undo."""
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
@@ -33,7 +35,7 @@ from .htmx import render
 bp = Blueprint("duplicates", __name__, url_prefix="/duplicates")
 
 PAGE_SIZE = 50
-MAX_GROUP = 50  # contacts merged at once from the compare screen
+MAX_GROUP = merging.MAX_GROUP  # contacts merged at once from the compare screen
 PREVIEW_LIMIT = 200  # groups listed on the bulk preview (all of them are merged)
 
 
@@ -440,24 +442,44 @@ def bulk():
 
 @bp.post("/bulk")
 def bulk_merge():
+    """Start the bulk merge as a background job (thousands of groups take minutes)."""
     _require_editor()
     raw = request.form.get("min_score", "").strip()
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         flash(_("Choose a minimum score between 1 and 100."), "error")
         return redirect(url_for("duplicates.bulk"))
-    pm = current_app.extensions.get("crmlite.plugins")
-    try:
-        batch = merging.bulk_merge(db.session, int(raw), current_user.id, pm=pm)
-        db.session.commit()
-    except (merging.MergeError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("duplicates.bulk", min_score=raw))
-    n = len(merging.batch_merges(db.session, batch))
-    flash(
-        ngettext(
-            "Bulk merge done: %(num)s group merged.", "Bulk merge done: %(num)s groups merged.", n
-        ),
-        "success",
+    params = {"min_score": int(raw), "batch_id": str(uuid.uuid4())}
+    job = jobs.enqueue("dedup_bulk_merge", params, current_user.id)
+    return redirect(url_for("jobs.show", job_id=job.id))
+
+
+COMMIT_EVERY = 20  # groups merged per transaction (and per progress update)
+
+
+@jobs.handler("dedup_bulk_merge", label=_l("Bulk merge of duplicates"))
+def run_bulk_merge(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Merge every group at or above the score, committing every COMMIT_EVERY groups; a
+    re-run resumes with the same batch (groups already merged are no longer open)."""
+    from ..plugins import current_plugin_manager
+
+    params = ctx.params
+    merged = 0
+
+    def on_merged(done: int, total: int) -> None:
+        nonlocal merged
+        merged = done
+        if done % COMMIT_EVERY == 0 or done == total:
+            ctx.progress(done, total)  # commits
+
+    merging.bulk_merge(
+        ctx.session,
+        int(params["min_score"]),
+        ctx.job.created_by_id,
+        pm=current_plugin_manager(),
+        batch_id=params["batch_id"],
+        on_merged=on_merged,
     )
-    return redirect(url_for("duplicates.merges"))
+    ctx.session.commit()
+    count = len(merging.batch_merges(ctx.session, params["batch_id"]))
+    # The job page links to the merges log (no request here, so no url_for).
+    return {"merged_groups": count, "url": "/duplicates/merges"}
