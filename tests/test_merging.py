@@ -113,6 +113,7 @@ def world(app, users):
         d = make(s, uid, first_name="Petr", last_name="Petrov")
         # Only the pairs below (the finder, when installed, proposes its own on save).
         s.execute(delete(DuplicatePair))
+        a.custom, b.custom = {"size": "M"}, {"size": "L", "colour": "red"}
         ids = sorted([a.id, b.id, c.id])
         a, b, c = ids
         s.add_all(
@@ -171,7 +172,7 @@ def test_merge_moves_every_row_and_undo_restores_exactly(world, users):
         s,
         a,
         [b, c],
-        {"first_name": b, "company": b, "birth_date": c},
+        {"first_name": b, "company": b, "birth_date": c, "custom.size": b},
         uid,
     )
     s.commit()
@@ -186,6 +187,7 @@ def test_merge_moves_every_row_and_undo_restores_exactly(world, users):
     )
     assert survivor.birth_date == date(1980, 5, 1)
     assert survivor.position == "CEO"  # empty on the survivor: the non-empty value is kept
+    assert survivor.custom == {"size": "L", "colour": "red"}
     assert s.get(Contact, b) is None and s.get(Contact, c) is None
     # c's IVAN@example.com is a's address after normalization: kept once.
     assert sorted(e.email for e in survivor.emails) == ["ivan@example.com", "ivanov@example.com"]
