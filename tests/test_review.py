@@ -385,3 +385,33 @@ def test_login_required(client, base):
 
 def test_unknown_contact_is_404(editor_client, users):
     assert editor_client.post("/review/999999/verified").status_code == 404
+
+
+def test_import_keeps_a_phone_outside_the_number_plan_flagged_invalid(app, ctx, tmp_path):
+    from crmlite.core import importing
+
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "first name,email,phone\n"
+        "Ranged,ranged@example.com,+7 (123) 456-78-90\n"  # right length, no such range
+        "Garbage,garbage@example.com,12345\n"  # not a phone at all: the row is refused
+        "Fine,fine@example.com,+7 912 345-67-89\n",
+        encoding="utf-8",
+    )
+    pm = app.extensions["crmlite.plugins"]
+    imp = importing.create_import(db.session, pm, str(path), "people.csv", None)
+    db.session.commit()
+    importing.dry_run(db.session, pm, imp)
+    db.session.commit()
+    counts = importing.run(db.session, pm, imp.id, None)
+    db.session.commit()
+    assert (counts["create"], counts["error"]) == (2, 1)
+    phones = {p.contact.first_name: p for p in db.session.query(ContactPhone)}
+    assert phones["Ranged"].e164 == "+71234567890" and phones["Ranged"].is_valid is False
+    assert phones["Fine"].is_valid is True
+    assert _names(db.session, "invalid") == {"Ranged"}
+    # The form still refuses such a number.
+    from crmlite.core.contacts import ContactInvalid, validate
+
+    with pytest.raises(ContactInvalid):
+        validate({"phones": ["+7 (123) 456-78-90"]})

@@ -15,7 +15,7 @@ from ..models.types import utcnow
 from . import dedup, history
 from .emails import EmailError, normalize_email
 from .i18n import _
-from .phones import PhoneError, normalize_phone
+from .phones import PhoneError, normalize_phone, possible_e164
 from .privacy import ensure_not_erased
 from .search import contact_tokens
 from .text import fold
@@ -86,6 +86,7 @@ class Item:
     value: str
     label: str = ""
     primary: bool = False
+    valid: bool = True  # False: a phone kept by the importer that fails today's check
 
     def display(self) -> str:
         return f"{self.value} ({self.label})" + (" *" if self.primary else "")
@@ -108,7 +109,9 @@ def parse_date(raw: Any) -> date | None:
     raise ValueError(_("“%(value)s” is not a real date; use YYYY-MM-DD or DD.MM.YYYY.", value=text))
 
 
-def _clean_items(raw_items: list, kind: str, region: str) -> tuple[list[Item], str | None]:
+def _clean_items(
+    raw_items: list, kind: str, region: str, keep_invalid: bool = False
+) -> tuple[list[Item], str | None]:
     items: list[Item] = []
     for raw in raw_items or []:
         if isinstance(raw, str):
@@ -116,15 +119,19 @@ def _clean_items(raw_items: list, kind: str, region: str) -> tuple[list[Item], s
         value = (raw.get("value") or "").strip()
         if not value:
             continue
+        valid = True
         try:
             value = normalize_email(value) if kind == "email" else normalize_phone(value, region)
         except (EmailError, PhoneError) as exc:
-            return [], str(exc)
+            possible = possible_e164(value, region) if kind == "phone" and keep_invalid else None
+            if possible is None:
+                return [], str(exc)
+            value, valid = possible, False
         if any(i.value == value for i in items):
             continue
         default_label = "work" if kind == "email" else "mobile"
         label = (raw.get("label") or default_label).strip()[:32]
-        items.append(Item(value, label, bool(raw.get("primary"))))
+        items.append(Item(value, label, bool(raw.get("primary")), valid))
     # Exactly one primary: the one marked, else the first.
     if items:
         primary = next((i for i in items if i.primary), items[0])
@@ -175,8 +182,12 @@ def validate(
     region: str = "RU",
     custom_fields: list[CustomField] = (),
     owner_ids: set[int] | None = None,
+    keep_invalid_phones: bool = False,
 ) -> dict[str, Any]:
-    """Check and normalize the fields present in raw; raise ContactInvalid with every problem."""
+    """Check and normalize the fields present in raw; raise ContactInvalid with every problem.
+
+    keep_invalid_phones (the importer): a phone of a possible length that is not a valid
+    number is kept with Item.valid False instead of refusing the row."""
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, max_len in TEXT_FIELDS.items():
@@ -215,7 +226,7 @@ def validate(
         clean["owner_id"] = owner
     for name, kind in (("emails", "email"), ("phones", "phone")):
         if name in raw:
-            items, error = _clean_items(raw[name], kind, region)
+            items, error = _clean_items(raw[name], kind, region, keep_invalid_phones)
             if error:
                 errors[name] = error
             clean[name] = items
@@ -263,7 +274,8 @@ def _apply(contact: Contact, clean: dict[str, Any]) -> None:
             ]
         elif name == "phones":
             contact.phones = [
-                ContactPhone(e164=i.value, label=i.label, is_primary=i.primary) for i in value
+                ContactPhone(e164=i.value, label=i.label, is_primary=i.primary, is_valid=i.valid)
+                for i in value
             ]
         elif name == "custom":
             custom = dict(contact.custom or {})

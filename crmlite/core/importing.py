@@ -322,7 +322,9 @@ class _Planner:
                 problems.append(_("owner: no user “%(value)s”", value=owner))
             raw["owner_id"] = owner_id
         try:
-            clean = contacts_core.validate(raw, self.region, self.fields)
+            # A phone that fails only the number-range check is kept, flagged invalid, for
+            # the review queue (docs/reviews.md) instead of losing the whole row.
+            clean = contacts_core.validate(raw, self.region, self.fields, keep_invalid_phones=True)
         except contacts_core.ContactInvalid as exc:
             problems.extend(f"{k}: {v}" for k, v in exc.errors.items())
             clean = None
@@ -771,6 +773,7 @@ def _write(session: Session, imp: Import, rows: list[_Row], user_id: int | None)
                     "email": i.value,
                     "label": i.label,
                     "is_primary": i.primary,
+                    "is_valid": i.valid,
                 }
                 for i in v["emails"]
             ]
@@ -780,6 +783,7 @@ def _write(session: Session, imp: Import, rows: list[_Row], user_id: int | None)
                     "e164": i.value,
                     "label": i.label,
                     "is_primary": i.primary,
+                    "is_valid": i.valid,
                 }
                 for i in v["phones"]
             ]
@@ -820,7 +824,13 @@ def _write(session: Session, imp: Import, rows: list[_Row], user_id: int | None)
         ):
             have = {i.value for i in orig[key]}
             rows_ = [
-                {"contact_id": cid, column: i.value, "label": i.label, "is_primary": i.primary}
+                {
+                    "contact_id": cid,
+                    column: i.value,
+                    "label": i.label,
+                    "is_primary": i.primary,
+                    "is_valid": i.valid,
+                }
                 for i in values[key]
                 if i.value not in have
             ]

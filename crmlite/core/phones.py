@@ -23,6 +23,19 @@ def normalize_phone(raw: str, region: str = "RU") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def possible_e164(raw: str, region: str = "RU") -> str | None:
+    """E.164 of a number that has a possible length for its country but is not a valid number
+    (a range the number plan does not know); None for anything else. The importer keeps such
+    numbers, flagged invalid, for the review queue (docs/reviews.md)."""
+    try:
+        number = phonenumbers.parse((raw or "").strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(number) or not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def format_phone(e164: str | None) -> str:
     if not e164:
         return ""
