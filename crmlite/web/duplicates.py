@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -30,7 +31,7 @@ from ..models import (
     contact_tags,
 )
 from ..models.types import utcnow
-from .htmx import render
+from .htmx import flashes_oob, render
 
 bp = Blueprint("duplicates", __name__, url_prefix="/duplicates")
 
@@ -88,11 +89,7 @@ def index():
         pairs = pairs[:PAGE_SIZE]
         next_cursor = f"{pairs[-1].score}:{pairs[-1].id}"
     entries = _entries(pairs, min_score)
-    count = db.session.scalar(
-        select(func.count())
-        .select_from(DuplicatePair)
-        .where(DuplicatePair.status == "open", DuplicatePair.score >= min_score)
-    )
+    count = None if cursor else _open_count(min_score)  # a "More" page brings rows only
     return render(
         "duplicates/index.html",
         block="rows" if cursor else None,
@@ -101,6 +98,24 @@ def index():
         min_score=min_score,
         next_cursor=next_cursor,
         scan_available="dedup_scan" in jobs.HANDLERS,
+    )
+
+
+def _open_count(min_score: int) -> int:
+    # Counted in the index (status, score, id).
+    return db.session.scalar(
+        select(func.count())
+        .select_from(DuplicatePair)
+        .where(DuplicatePair.status == "open", DuplicatePair.score >= min_score)
+    )
+
+
+def _dismissed_fragment() -> str:
+    """What replaces a dismissed row: nothing, plus the count of open pairs (out of band)."""
+    min_score = _min_score()
+    return (
+        render_block("duplicates/index.html", "count", count=_open_count(min_score), oob=True)
+        + flashes_oob()
     )
 
 
@@ -149,7 +164,7 @@ def dismiss(pair_id: int):
     pair.decided_by_id = current_user.id
     db.session.commit()
     if request.headers.get("HX-Request") == "true":
-        return ""  # the row disappears
+        return _dismissed_fragment()  # the row disappears, the count goes down
     flash(_("Marked as not duplicates; this pair will not be proposed again."), "success")
     return redirect(url_for("duplicates.index"))
 
@@ -169,7 +184,7 @@ def dismiss_group():
         pair.status, pair.decided_at, pair.decided_by_id = "dismissed", utcnow(), current_user.id
     db.session.commit()
     if request.headers.get("HX-Request") == "true":
-        return ""
+        return _dismissed_fragment()
     flash(_("Marked as not duplicates; this pair will not be proposed again."), "success")
     return redirect(url_for("duplicates.index"))
 

@@ -72,6 +72,7 @@ def test_dismiss_a_pair_without_reload(page, app, queue, shots):
     row.get_by_role("button", name="Not duplicates").click()
     expect(row).to_have_count(0)
     expect(page.locator("tr.duplicate-pair")).to_have_count(1)
+    expect(page.locator("#open-pairs")).to_have_text("1 open pair to review.")
     assert page.evaluate("window.notReloaded") is True
     # Remembered: it does not come back.
     page.reload()
