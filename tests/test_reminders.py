@@ -332,7 +332,7 @@ def test_snooze_refuses_a_past_or_broken_date(app, editor_client, users):
 def test_done_removes_it_and_writes_history(app, editor_client, users):
     contact_id = make_contact(app, users["editor"])
     rid = add(app, users["editor"], YESTERDAY, contact_id, note="Send the offer")
-    resp = editor_client.post(f"/reminders/{rid}/done", data={"view": "contact"}, headers=HX)
+    resp = editor_client.post(f"/reminders/{rid}/done", data={"view": "mine"}, headers=HX)
     assert resp.status_code == 200
     assert 'id="reminder-' not in resp.text  # the row is swapped for nothing
     assert nav_badge(resp.text) == "Reminders"
@@ -352,6 +352,10 @@ def test_done_removes_it_and_writes_history(app, editor_client, users):
     resp = editor_client.post(f"/reminders/{rid}/reopen", data={"view": "mine"}, headers=HX)
     assert resp.status_code == 200 and load(app, rid).done_at is None
     assert nav_badge(resp.text) == "Reminders (1)"
+    # Done on the contact page redraws its panel: the last one gone, it says so.
+    resp = editor_client.post(f"/reminders/{rid}/done", data={"view": "contact"}, headers=HX)
+    assert resp.headers["HX-Retarget"] == "#reminders"
+    assert '<section id="reminders"' in resp.text and "No open reminders." in resp.text
 
 
 def test_plain_forms_work_without_javascript(app, editor_client, users):

@@ -238,8 +238,16 @@ def done(reminder_id: int):
     flash(_("Done: %(note)s", note=reminder.note or _("reminder")), "success")
     if not is_htmx():
         return _back(reminder)
-    # An empty row: htmx swaps the row out, the badge and the message travel out of band.
-    resp = make_response(_badge_oob() + flashes_oob())
+    if _view_arg() == "contact" and reminder.contact_id is not None:
+        # On the contact page the panel is redrawn ("No open reminders." after the last one).
+        contact = _contact_or_404(reminder.contact_id)
+        html = render_template("reminders/_panel.html", **panel_context(contact))
+        resp = make_response(html + _badge_oob() + flashes_oob())
+        resp.headers["HX-Retarget"] = "#reminders"
+        resp.headers["HX-Reswap"] = "outerHTML"
+    else:
+        # An empty row: htmx swaps the row out, the badge and the message travel out of band.
+        resp = make_response(_badge_oob() + flashes_oob())
     if reminder.contact_id is not None:
         resp.headers["HX-Trigger"] = CHANGED
     return resp
