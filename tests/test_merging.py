@@ -114,6 +114,7 @@ def world(app, users):
         # Only the pairs below (the finder, when installed, proposes its own on save).
         s.execute(delete(DuplicatePair))
         a.custom, b.custom = {"size": "M"}, {"size": "L", "colour": "red"}
+        b.stage = "customer"
         ids = sorted([a.id, b.id, c.id])
         a, b, c = ids
         s.add_all(
@@ -188,6 +189,8 @@ def test_merge_moves_every_row_and_undo_restores_exactly(world, users):
     assert survivor.birth_date == date(1980, 5, 1)
     assert survivor.position == "CEO"  # empty on the survivor: the non-empty value is kept
     assert survivor.custom == {"size": "L", "colour": "red"}
+    # a is "potential" (every new contact's stage): b's "customer" is kept by default.
+    assert survivor.stage == "customer"
     assert s.get(Contact, b) is None and s.get(Contact, c) is None
     # c's IVAN@example.com is a's address after normalization: kept once.
     assert sorted(e.email for e in survivor.emails) == ["ivan@example.com", "ivanov@example.com"]

@@ -211,9 +211,16 @@ def default_choices(contacts: list[Contact], survivor_id: int) -> dict[str, int]
     choices: dict[str, int] = {}
     keys = {k for c in contacts for k in (c.custom or {})}
     for name in (*FIELDS, *(f"custom.{k}" for k in sorted(keys))):
-        chosen = next((c for c in ordered if not _empty(field_value(c, name))), ordered[0])
+        chosen = next((c for c in ordered if not _blank(name, field_value(c, name))), None)
+        if chosen is None:
+            chosen = next((c for c in ordered if not _empty(field_value(c, name))), ordered[0])
         choices[name] = chosen.id
     return choices
+
+
+def _blank(name: str, value: Any) -> bool:
+    # "potential" is every new contact's stage: a customer's stage on a duplicate wins.
+    return _empty(value) or (name == "stage" and value == "potential")
 
 
 def field_value(contact: Contact, name: str) -> Any:
