@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
@@ -517,13 +518,37 @@ def undo_blocker(session: Session, record: Merge) -> str | None:
 
 
 def undo(session: Session, merge_id: int, user_id: int | None) -> Merge:
-    """Put everything back as it was before the merge; the caller commits."""
+    """Put everything back as it was before the merge; the caller commits (or, on
+    MergeError, rolls back)."""
     record = session.get(Merge, merge_id)
     if record is None:
         raise MergeError(_("No such merge."))
     blocker = undo_blocker(session, record)
     if blocker:
         raise MergeError(blocker)
+    try:
+        _restore(session, record)
+    except IntegrityError:  # the caller rolls back, as after any MergeError
+        raise MergeError(
+            _(
+                "Since the merge, the contact was changed in a way that conflicts with "
+                "the rows the undo would bring back; this merge cannot be undone."
+            )
+        ) from None
+    record.undone_at = utcnow()
+    record.undone_by_id = user_id
+    survivor_id = record.snapshot["contacts"][0]["id"]
+    survivor = session.get(Contact, survivor_id)
+    for row in record.snapshot["contacts"]:
+        version = survivor.version if row["id"] == survivor_id else row["version"]
+        history.record(
+            session, row["id"], user_id, "merge_undone", {"merge": (None, record.id)}, version
+        )
+    session.flush()
+    return record
+
+
+def _restore(session: Session, record: Merge) -> None:
     tables = db.metadata.tables
     contacts_table: Table = Contact.__table__
     snapshot = record.snapshot
@@ -556,20 +581,7 @@ def undo(session: Session, merge_id: int, user_id: int | None) -> Merge:
     session.expire(survivor)
     refresh_tokens(session, survivor)
     refresh_stats(session, [survivor.id])
-    for row in [survivor_row, *merged_rows]:
-        version = survivor.version if row["id"] == survivor.id else row["version"]
-        history.record(
-            session,
-            row["id"],
-            user_id,
-            "merge_undone",
-            {"merge": (None, record.id)},
-            version,
-        )
-    record.undone_at = utcnow()
-    record.undone_by_id = user_id
-    session.flush()
-    return record
+    session.expire(survivor)
 
 
 # -- groups and bulk -----------------------------------------------------------------------
