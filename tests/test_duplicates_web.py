@@ -175,6 +175,13 @@ def test_merge_with_field_choices_then_undo(editor_client, pairs, app):
 def test_merge_refusals_change_nothing(editor_client, pairs, app):
     ivan1, ivan2 = pairs["ivan"]
     oleg, _olga = pairs["oleg"]
+    for ids in (str(ivan1), "", "abc", ",".join(str(i) for i in range(1, 60))):
+        resp = editor_client.get(f"/duplicates/merge?ids={ids}", follow_redirects=True)
+        assert "Choose between 2 and 50 contacts to compare." in resp.get_data(as_text=True)
+    resp = editor_client.post(
+        "/duplicates/merge", data={"ids": str(ivan1), "survivor": str(ivan1)}, follow_redirects=True
+    )
+    assert "Choose between 2 and 50 contacts to compare." in resp.get_data(as_text=True)
     data = {"ids": f"{ivan1},{ivan2}", "survivor": str(oleg)}
     resp = editor_client.post("/duplicates/merge", data=data)
     assert resp.status_code == 422

@@ -207,7 +207,7 @@ def _ids(raw: str) -> list[int]:
     return sorted({int(p) for p in parts if p.isdigit()})
 
 
-def _display(name: str, value: Any, users: dict[int, User], labels: dict[str, str]) -> str:
+def _display(name: str, value: Any, users: dict[int, User]) -> str:
     if value in (None, ""):
         return ""
     if name == "owner_id":
@@ -244,7 +244,8 @@ def _counts(ids: list[int]) -> dict[int, dict[str, int]]:
 
 def _compare(ids: list[int], form: dict | None = None, status: int = 200):
     if not 2 <= len(ids) <= MAX_GROUP:
-        abort(404)
+        flash(_("Choose between 2 and %(num)s contacts to compare.", num=MAX_GROUP), "error")
+        return redirect(url_for("duplicates.index"))
     contacts = _contacts(ids)
     if len(contacts) != len(ids):
         flash(_("One of these contacts no longer exists (merged or deleted)."), "error")
@@ -274,8 +275,7 @@ def _compare(ids: list[int], form: dict | None = None, status: int = 200):
                 "name": name,
                 "label": label,
                 "cells": [
-                    (c.id, _display(name, v, users, {}))
-                    for c, v in zip(ordered, values, strict=True)
+                    (c.id, _display(name, v, users)) for c, v in zip(ordered, values, strict=True)
                 ],
                 "chosen": chosen,
                 "same": len({str(v) for v in values}) == 1,
