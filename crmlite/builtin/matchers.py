@@ -9,6 +9,7 @@ colleagues sharing info@company, namesakes in one city.
 """
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -40,6 +41,13 @@ SAME_COMPANY = 20
 SAME_CITY = 5
 
 
+def _email_keys(contact: ContactData) -> dict[str, str]:
+    keys = contact.memo.get("email")
+    if keys is None:
+        keys = contact.memo["email"] = {email_key(e): e for e in contact.emails}
+    return keys
+
+
 class EmailMatcher:
     name = "email"
 
@@ -47,8 +55,10 @@ class EmailMatcher:
         return {"e:" + email_key(e) for e in contact.emails if e}
 
     def compare(self, a: ContactData, b: ContactData) -> Evidence | None:
-        mine = {email_key(e): e for e in a.emails}
-        common = [k for k in {email_key(e) for e in b.emails} if k in mine]
+        if not (a.emails and b.emails):
+            return None
+        mine = _email_keys(a)
+        common = [k for k in _email_keys(b) if k in mine]
         if not common:
             return None
         key = min(common)
@@ -89,6 +99,8 @@ _FEMININE = ("a", "aya")  # Иванов / Иванова, Петровский 
 
 def _gendered(x: str, y: str) -> bool:
     """A masculine and a feminine form of one name: Иванов / Иванова, Александр / Александра."""
+    if abs(len(x) - len(y)) > 2 or x[:2] != y[:2]:
+        return False
     for short, long in ((x, y), (y, x)):
         if any(long == short + end or long == short[:-1] + end for end in _FEMININE):
             return True
@@ -111,6 +123,7 @@ def _similar(x: str, y: str) -> float:
     return fuzz.ratio(x, y) / 100
 
 
+@lru_cache(maxsize=100_000)
 def _forms(name: str) -> tuple[str, ...]:
     # Full names the first name may stand for, and its own skeleton (for typos in it).
     own = skeleton(name)
@@ -118,6 +131,7 @@ def _forms(name: str) -> tuple[str, ...]:
     return forms if own in forms or not own else (*forms, own)
 
 
+@lru_cache(maxsize=500_000)
 def _first_similar(x: tuple[str, ...], y: tuple[str, ...]) -> float:
     if not x or not y:
         return 0.0
@@ -126,6 +140,7 @@ def _first_similar(x: tuple[str, ...], y: tuple[str, ...]) -> float:
     return max(_similar(p, q) for p in x for q in y)
 
 
+@lru_cache(maxsize=500_000)
 def _last_similar(x: str, y: str) -> float:
     """Similarity of two last names (skeletons): Jaro-Winkler, kind to typos in long names;
     a masculine and a feminine form of one name are different people."""
@@ -146,21 +161,17 @@ class NameMatcher:
     name = "name"
 
     def blocking_keys(self, contact: ContactData) -> Iterable[str]:
-        last = consonants(contact.last_name)
-        firsts = {consonants(f) for f in _forms(contact.first_name)}
-        keys = set()
+        # Only with the city: a name alone reaches the threshold with no other matcher's
+        # evidence, and a common name alone would make huge blocks. Names with a birth
+        # date, an e-mail or a phone in common meet through those matchers' keys.
         city = skeleton(contact.city)[:30]
-        company = company_key(contact.company)[:40]
-        for first in firsts:
-            if first and last:
-                key = "|".join(sorted((first, last)))
-                keys.add("n:" + key)
-                if city:
-                    keys.add(f"nc:{key}|{city}")
-            if company and first:  # a typo in the last name, within one company
-                keys.add(f"nf:{first}|{company}")
-        if company and last:
-            keys.add(f"nl:{last}|{company}")  # a typo in the first name, or swapped
+        last = consonants(contact.last_name)
+        if not (city and last):
+            return ()
+        keys = set()
+        for first in {consonants(f) for f in _forms(contact.first_name)}:
+            if first:
+                keys.add("nc:" + "|".join(sorted((first, last))) + "|" + city)
         return keys
 
     def compare(self, a: ContactData, b: ContactData) -> Evidence | None:

@@ -52,6 +52,8 @@ class ContactData:
     phones: tuple[str, ...] = ()
     # Blocking keys ("e:<email key>", "p:<e164>") that more than SHARED contacts have.
     shared: frozenset[str] = frozenset()
+    # Matchers may keep values they derive from the contact here (within one scan).
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -253,8 +255,8 @@ def scan(
         if not chunk:
             break
         rows = [{"key": k, "contact_id": cid} for cid, d in chunk.items() for k in keys_of(ms, d)]
-        if rows:
-            session.execute(insert(MatchKey), rows)
+        if rows:  # Core executemany: no ORM bookkeeping for millions of rows
+            session.connection().execute(MatchKey.__table__.insert(), rows)
         key_count += len(rows)
         after = max(chunk)
         done += len(chunk)
@@ -283,9 +285,10 @@ def scan(
             for b in members[i + 1 :]:
                 pairs.add(a << 32 | b)
 
-    for key, cid in session.execute(
-        select(MatchKey.key, MatchKey.contact_id).order_by(MatchKey.key)
-    ).yield_per(20000):
+    stream = session.connection().execution_options(stream_results=True, yield_per=20000)
+    for key, cid in stream.execute(
+        select(MatchKey.key, MatchKey.contact_id).order_by(MatchKey.key, MatchKey.contact_id)
+    ):
         if key != current:
             if current is not None:
                 close(current, block)
@@ -294,24 +297,27 @@ def scan(
     if current is not None:
         close(current, block)
     shared = frozenset(sizes)
-    # 3. Compare, a slice of pairs at a time (both contacts read by id).
+    # 3. Compare: the contacts of some pair are read once (by id, in chunks) and kept.
     ordered = sorted(pairs)
     pairs.clear()
+    data = _load_ids(session, {x for p in ordered for x in (p >> 32, p & 0xFFFFFFFF)})
+    for d in data.values():
+        d.shared = shared
     found: dict[tuple[int, int], tuple[int, list]] = {}
-    step = 20000
+    step = 50000
     for i in range(0, len(ordered), step):
-        part = [(p >> 32, p & 0xFFFFFFFF) for p in ordered[i : i + step]]
-        data = _load_ids(session, {x for pair in part for x in pair})
-        for a, b in part:
+        for p in ordered[i : i + step]:
+            a, b = p >> 32, p & 0xFFFFFFFF
             da, db_ = data.get(a), data.get(b)
             if da is None or db_ is None:
                 continue
-            da.shared = db_.shared = shared
             score, reasons = score_pair(ms, da, db_)
             if score >= threshold:
                 found[(a, b)] = (score, reasons)
         if progress:
-            progress(total + int(total * (i + len(part)) / len(ordered)), 2 * total)
+            done = min(len(ordered), i + step)
+            progress(total + int(total * done / len(ordered)), 2 * total)
+    data.clear()
     # 4. Pairs.
     existing = session.execute(select(*_PAIR_COLUMNS)).all()
     counts = _save_pairs(session, dict(found), existing)
