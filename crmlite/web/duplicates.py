@@ -77,11 +77,13 @@ def index():
     )
     if cursor.count(":") == 1 and cursor.replace(":", "").isdigit():
         score, pair_id = (int(x) for x in cursor.split(":"))
+        # "score <= s" bounds the index range; the OR alone would scan from the start.
         stmt = stmt.where(
+            DuplicatePair.score <= score,
             or_(
                 DuplicatePair.score < score,
                 (DuplicatePair.score == score) & (DuplicatePair.id > pair_id),
-            )
+            ),
         )
     pairs = list(db.session.scalars(stmt))
     next_cursor = None
