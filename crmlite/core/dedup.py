@@ -285,9 +285,10 @@ def scan(
             for b in members[i + 1 :]:
                 pairs.add(a << 32 | b)
 
-    stream = session.connection().execution_options(stream_results=True, yield_per=20000)
-    for key, cid in stream.execute(
-        select(MatchKey.key, MatchKey.contact_id).order_by(MatchKey.key, MatchKey.contact_id)
+    for key, cid in session.connection().execute(
+        select(MatchKey.key, MatchKey.contact_id)
+        .order_by(MatchKey.key, MatchKey.contact_id)
+        .execution_options(yield_per=20000)  # a server-side cursor on PostgreSQL
     ):
         if key != current:
             if current is not None:
