@@ -88,6 +88,10 @@ def test_queue_pages_by_keyset(editor_client, pairs, app, monkeypatch):
     more = re.search(r'href="(/duplicates/\?min_score=0&amp;after=[^"]+)"', page).group(1)
     second = editor_client.get(more.replace("&amp;", "&"), headers=HX).get_data(as_text=True)
     assert "Group of 3 contacts" in second and "Ivanov" not in second and "<h1>" not in second
+    # Without HTMX the same link is a whole page, with the count.
+    page = editor_client.get(more.replace("&amp;", "&")).get_data(as_text=True)
+    assert "<h1>Duplicates</h1>" in page and "4 open pairs to review." in page
+    assert "Group of 3 contacts" in page and "Ivanov" not in page
 
 
 def test_not_duplicates_is_remembered(editor_client, pairs, app, users):

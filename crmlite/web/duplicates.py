@@ -3,7 +3,17 @@
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -31,7 +41,7 @@ from ..models import (
     contact_tags,
 )
 from ..models.types import utcnow
-from .htmx import flashes_oob, render
+from .htmx import flashes_oob, is_htmx, render
 
 bp = Blueprint("duplicates", __name__, url_prefix="/duplicates")
 
@@ -91,16 +101,21 @@ def index():
         pairs = pairs[:PAGE_SIZE]
         next_cursor = f"{pairs[-1].score}:{pairs[-1].id}"
     entries = _entries(pairs, min_score)
-    count = None if cursor else _open_count(min_score)  # a "More" page brings rows only
-    return render(
-        "duplicates/index.html",
-        block="rows" if cursor else None,
-        entries=entries,
-        count=count,
-        min_score=min_score,
-        next_cursor=next_cursor,
-        scan_available="dedup_scan" in jobs.HANDLERS,
+    rows_only = bool(cursor) and is_htmx()  # a "More" click brings rows only, no count
+    count = None if rows_only else _open_count(min_score)
+    resp = make_response(
+        render(
+            "duplicates/index.html",
+            block="rows" if rows_only else None,
+            entries=entries,
+            count=count,
+            min_score=min_score,
+            next_cursor=next_cursor,
+            scan_available="dedup_scan" in jobs.HANDLERS,
+        )
     )
+    resp.headers["Vary"] = "HX-Request"  # the same URL serves the page or its rows
+    return resp
 
 
 def _open_count(min_score: int) -> int:
