@@ -486,35 +486,78 @@ def _merge_pairs(
 
 def undo_blocker(session: Session, record: Merge) -> str | None:
     """Why this merge cannot be undone now, in words; None when it can."""
-    if record.undone_at is not None:
-        return _("This merge was already undone.")
-    later = list(
-        session.scalars(
-            select(Merge)
-            .where(Merge.id > record.id, Merge.undone_at.is_(None))
-            .order_by(Merge.id.desc())
+    return undo_blockers(session, [record])[record.id]
+
+
+def undo_blockers(session: Session, records: list[Merge]) -> dict[int, str | None]:
+    """undo_blocker for many merges (the merges page) in a fixed number of queries."""
+    result: dict[int, str | None] = {}
+    open_records = [r for r in records if r.undone_at is None]
+    survivors = {r.survivor_id for r in open_records if r.survivor_id is not None}
+    # A later merge into the same survivor (index ix_merges_survivor).
+    later_into: dict[int, list[tuple[int, int]]] = {}
+    if survivors:
+        rows = session.execute(
+            select(Merge.id, Merge.survivor_id).where(
+                Merge.survivor_id.in_(survivors), Merge.undone_at.is_(None)
+            )
         )
-    )
-    original = record.snapshot["contacts"][0]["id"]
-    for other in later:
-        if other.survivor_id == original or original in (other.merged_ids or []):
-            return _(
+        for merge_id, survivor_id in rows:
+            later_into.setdefault(survivor_id, []).append(merge_id)
+    merged = sorted({i for r in open_records for i in (r.merged_ids or [])})
+    taken: set[int] = set()
+    for start in range(0, len(merged), CHUNK):
+        chunk = merged[start : start + CHUNK]
+        taken.update(session.scalars(select(Contact.id).where(Contact.id.in_(chunk))))
+    for record in records:
+        original = record.snapshot["contacts"][0]["id"]
+        if record.undone_at is not None:
+            result[record.id] = _("This merge was already undone.")
+            continue
+        later = [m for m in later_into.get(record.survivor_id, []) if m > record.id]
+        if record.survivor_id is None:
+            # Merged into another contact (that merge set survivor_id to NULL) or deleted.
+            into = _merged_later_into(session, record.id, original)
+            later = [into] if into else []
+        if later:
+            result[record.id] = _(
                 "Contact #%(id)s was merged again later (merge #%(merge)s); undo that merge first.",
                 id=original,
-                merge=other.id,
+                merge=max(later),
             )
-    if record.survivor_id is None:
-        return _(
-            "The surviving contact #%(id)s was deleted; this merge cannot be undone.",
-            id=original,
-        )
-    taken = session.scalars(select(Contact.id).where(Contact.id.in_(record.merged_ids))).all()
-    if taken:
-        return _(
-            "Contact id %(ids)s is in use again; this merge cannot be undone.",
-            ids=", ".join(f"#{i}" for i in taken),
-        )
-    return None
+        elif record.survivor_id is None:
+            result[record.id] = _(
+                "The surviving contact #%(id)s was deleted; this merge cannot be undone.",
+                id=original,
+            )
+        elif taken & set(record.merged_ids or []):
+            ids = sorted(taken & set(record.merged_ids or []))
+            result[record.id] = _(
+                "Contact id %(ids)s is in use again; this merge cannot be undone.",
+                ids=", ".join(f"#{i}" for i in ids),
+            )
+        else:
+            result[record.id] = None
+    return result
+
+
+def _merged_later_into(session: Session, merge_id: int, contact_id: int) -> int | None:
+    """The later, not undone merge that merged this contact away (merged_ids is JSON, so
+    read in chunks of ids and lists; only asked when a survivor is gone)."""
+    last = merge_id
+    while True:
+        rows = session.execute(
+            select(Merge.id, Merge.merged_ids)
+            .where(Merge.id > last, Merge.undone_at.is_(None))
+            .order_by(Merge.id)
+            .limit(CHUNK)
+        ).all()
+        if not rows:
+            return None
+        for other_id, merged_ids in rows:
+            if contact_id in (merged_ids or []):
+                return other_id
+        last = rows[-1][0]
 
 
 def undo(session: Session, merge_id: int, user_id: int | None) -> Merge:

@@ -402,7 +402,7 @@ def merges():
         records=records,
         survivors=survivors,
         next_before=next_before,
-        blockers={r.id: merging.undo_blocker(db.session, r) for r in records},
+        blockers=merging.undo_blockers(db.session, records),
     )
 
 
