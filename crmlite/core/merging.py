@@ -182,6 +182,13 @@ class _Recorder:
         self.session.execute(delete(table).where(_where(table, _row(_pk(table, row)))))
         self.ops.append({"op": "delete", "t": table.name, "row": _row(row)})
 
+    def delete_of(self, table: Table, column: Column, ids: list[int]) -> None:
+        """Delete every row of these contacts with one statement, remembering each."""
+        rows = _select_rows(self.session, table, column, ids)
+        if rows:
+            self.session.execute(delete(table).where(column.in_(ids)))
+            self.ops.extend({"op": "delete", "t": table.name, "row": _row(r)} for r in rows)
+
     def update(self, table: Table, row: dict[str, Any], values: dict[str, Any]) -> None:
         before = {k: _encode(row[k]) for k in values if row[k] != values[k]}
         if not before:
@@ -329,8 +336,7 @@ def merge(
         elif kind == "consents":
             _merge_consents(session, rec, table, column, ids)
         elif kind == "tokens":
-            for row in _select_rows(session, table, column, other_ids):
-                rec.delete(table, row)
+            rec.delete_of(table, column, other_ids)
         elif kind == "merges":
             for row in _select_rows(session, table, column, other_ids):
                 rec.update(table, row, {column.name: None})
@@ -598,11 +604,23 @@ def _restore(session: Session, record: Merge) -> None:
     survivor_row = _decoded(contacts_table, snapshot["contacts"][0])
     merged_rows = [_decoded(contacts_table, r) for r in snapshot["contacts"][1:]]
     session.execute(insert(contacts_table), merged_rows)
+    pending: list[dict[str, Any]] = []  # deleted rows of one table, inserted together
+
+    def put_back() -> None:
+        if pending:
+            table = tables[pending[0]["t"]]
+            session.execute(insert(table), [_decoded(table, op["row"]) for op in pending])
+            pending.clear()
+
     for op in reversed(snapshot["ops"]):
         table = tables[op["t"]]
         if op["op"] == "delete":
-            session.execute(insert(table).values(_decoded(table, op["row"])))
-        elif op["op"] == "update":
+            if pending and pending[0]["t"] != op["t"]:
+                put_back()
+            pending.append(op)
+            continue
+        put_back()
+        if op["op"] == "update":
             session.execute(
                 update(table).where(_where(table, op["pk"])).values(_decoded(table, op["before"]))
             )
@@ -615,6 +633,7 @@ def _restore(session: Session, record: Merge) -> None:
                     .where(pk_col.in_(pks[start : start + CHUNK]))
                     .values({op["col"]: op["from"]})
                 )
+    put_back()
     survivor = session.get(Contact, survivor_row["id"], populate_existing=True)
     for name in snapshot["survivor_fields"]:
         setattr(survivor, name, survivor_row[name])
