@@ -36,6 +36,20 @@ def _prepare(db) -> None:
     from sqlalchemy import text
 
     conn = db.session.connection()
+    # Five owners, if the demo made none.
+    if not conn.execute(text("SELECT count(*) FROM contacts WHERE owner_id IS NOT NULL")).scalar():
+        from crmlite.core.users import create_user
+
+        ids = [
+            create_user(db.session, f"owner{i}@example.com", "bench-password-1", "editor").id
+            for i in range(5)
+        ]
+        for i, user_id in enumerate(ids):
+            conn.execute(
+                text("UPDATE contacts SET owner_id = :u WHERE id % 5 = :i"), {"u": user_id, "i": i}
+            )
+        db.session.commit()
+        conn = db.session.connection()
     conn.execute(text("CREATE TABLE IF NOT EXISTS bench_review_marker (done INTEGER)"))
     if conn.execute(text("SELECT count(*) FROM bench_review_marker")).scalar():
         return

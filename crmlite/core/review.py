@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import Contact, ContactConsent, ContactEmail, ContactPhone
@@ -160,6 +160,18 @@ def _where(reason: str, conf: dict[str, Any], owner_id: int | None, now: datetim
     return and_(*parts)
 
 
+def _count_minus_archived(session: Session, cond) -> int:
+    """count(cond) over every contact minus count(cond) over the archived ones: the first
+    can be read from an index without is_archived (owner or stage first), the second walks
+    only the archived contacts (few) by primary key."""
+    total = session.scalar(select(func.count()).select_from(Contact).where(cond)) or 0
+    archived = select(Contact.id).where(Contact.is_archived.is_(True))
+    gone = session.scalar(
+        select(func.count()).select_from(Contact).where(Contact.id.in_(archived), cond)
+    )
+    return total - (gone or 0)
+
+
 def count(
     session: Session,
     reason: str,
@@ -167,6 +179,22 @@ def count(
     owner_id: int | None = None,
     now: datetime | None = None,
 ) -> int:
+    now = now or utcnow()
+    if reason == "quiet":
+        # Two ranges of ix_contacts_stage_last_interaction instead of one OR that reads every
+        # customer row: quiet since the cutoff, and no interaction at all but purchases.
+        cutoff = now - timedelta(days=conf["quiet_days"])
+        stage = Contact.stage.in_(("customer", "key_client"))
+        mine = [Contact.owner_id == owner_id] if owner_id is not None else []
+        parts = (
+            Contact.last_interaction_at < cutoff,
+            and_(Contact.last_interaction_at.is_(None), Contact.purchase_count > 0),
+        )
+        return sum(_count_minus_archived(session, and_(stage, part, *mine)) for part in parts)
+    if reason in ("stale", "never") and owner_id is not None:
+        # ix_contacts_owner_verified (owner_id, last_verified_at) answers this alone.
+        cond = and_(Contact.owner_id == owner_id, condition(reason, conf, now))
+        return _count_minus_archived(session, cond)
     stmt = select(func.count()).select_from(Contact).where(_where(reason, conf, owner_id, now))
     return session.scalar(stmt) or 0
 
@@ -189,13 +217,20 @@ def counts_by_owner(
     One grouped query per reason."""
     now = now or utcnow()
     found: dict[int | None, dict[str, int]] = {}
+    archived = Contact.id.in_(select(Contact.id).where(Contact.is_archived.is_(True)))
     for reason in REASONS:
-        stmt = (
-            select(Contact.owner_id, func.count())
-            .where(_where(reason, conf, None, now))
-            .group_by(Contact.owner_id)
-        )
-        for owner_id, n in session.execute(stmt):
+        if reason in ("stale", "never"):
+            # As in count(): all contacts from ix_contacts_owner_verified, minus archived.
+            cond = condition(reason, conf, now)
+            parts = ((1, cond), (-1, and_(archived, cond)))
+        else:
+            parts = ((1, _where(reason, conf, None, now)),)
+        totals: dict[int | None, int] = {}
+        for sign, cond in parts:
+            stmt = select(Contact.owner_id, func.count()).where(cond).group_by(Contact.owner_id)
+            for owner_id, n in session.execute(stmt):
+                totals[owner_id] = totals.get(owner_id, 0) + sign * int(n or 0)
+        for owner_id, n in totals.items():
             if n:
                 found.setdefault(owner_id, dict.fromkeys(REASONS, 0))[reason] = n
     return found
@@ -240,12 +275,8 @@ def page(
     if reason == "stale":
         if cursor:
             stamp, ident = cursor
-            stmt = stmt.where(
-                or_(
-                    Contact.last_verified_at > stamp,
-                    and_(Contact.last_verified_at == stamp, Contact.id > ident),
-                )
-            )
+            # A row value, so the index range starts right after the cursor.
+            stmt = stmt.where(tuple_(Contact.last_verified_at, Contact.id) > (stamp, ident))
         stmt = stmt.order_by(Contact.last_verified_at, Contact.id)
     else:
         if cursor:
@@ -314,14 +345,22 @@ class OwnerProgress:
 def progress(
     session: Session, conf: dict[str, Any], today: date | None = None
 ) -> tuple[datetime, list[OwnerProgress]]:
-    """(cycle start, per owner: reviewed this cycle out of due), largest "due" first.
-    One grouped query."""
+    """(cycle start, per owner: reviewed this cycle out of due), largest "due" first."""
     start = cycle_start(today or utcnow().date(), conf["verify_every_months"])
-    reviewed = func.sum(case((Contact.last_verified_at >= start, 1), else_=0))
-    stmt = (
-        select(Contact.owner_id, func.count(), reviewed).where(_active()).group_by(Contact.owner_id)
-    )
-    rows = [OwnerProgress(o, int(d or 0), int(r or 0)) for o, d, r in session.execute(stmt)]
+    # Every contact, read from ix_contacts_owner_verified alone (no table rows), minus the
+    # archived ones (few; walked by primary key).
+    archived = Contact.id.in_(select(Contact.id).where(Contact.is_archived.is_(True)))
+    recent = Contact.last_verified_at >= start
+    totals: dict[int | None, list[int]] = {}
+    # (due or reviewed, add or subtract, condition): one grouped count each.
+    parts = ((0, 1, True), (1, 1, recent), (0, -1, archived), (1, -1, and_(archived, recent)))
+    for index, sign, cond in parts:
+        stmt = select(Contact.owner_id, func.count()).group_by(Contact.owner_id)
+        if cond is not True:
+            stmt = stmt.where(cond)
+        for owner_id, n in session.execute(stmt):
+            totals.setdefault(owner_id, [0, 0])[index] += sign * int(n or 0)
+    rows = [OwnerProgress(o, d, r) for o, (d, r) in totals.items() if d > 0]
     rows.sort(key=lambda p: (-p.due, p.owner_id or 0))
     return start, rows
 
