@@ -292,3 +292,25 @@ def test_emails_keep_both_by_default(editor_client, app, users):
     assert resp.status_code == 302
     with app.app_context():
         assert sorted(e.email for e in db.session.get(Contact, a).emails) == ["a@x.ru", "b@x.ru"]
+
+
+def test_a_group_of_three_is_merged_in_one_merge(editor_client, pairs, app):
+    anna = pairs["anna"]
+    resp = editor_client.post(
+        "/duplicates/merge",
+        data={
+            "ids": ",".join(map(str, anna)),
+            "survivor": str(anna[1]),
+            "choice_last_name": str(anna[2]),
+        },
+    )
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/contacts/{anna[1]}")
+    page = editor_client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Merged 2 contacts into this one." in page
+    with app.app_context():
+        (record,) = db.session.scalars(select(Merge)).all()
+        assert record.survivor_id == anna[1] and record.merged_ids == [anna[0], anna[2]]
+        assert db.session.get(Contact, anna[1]).last_name == "Smirnova2"
+    # The group's pairs are closed: the queue no longer shows it.
+    page = editor_client.get("/duplicates/").get_data(as_text=True)
+    assert "Group of" not in page and "2 open pairs to review." in page

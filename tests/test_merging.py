@@ -388,3 +388,62 @@ def test_hook_contacts_merged(world, app):
     finally:
         pm.unregister(name="merge-listener")
     assert heard == [(a, "Иван", [b])]
+
+
+def test_a_table_added_later_follows_the_merge_and_the_undo(world):
+    """A plugin's table with a foreign key to contacts, unknown to STRATEGIES: its rows move
+    to the survivor (a unique key is respected) and come back on undo."""
+    from sqlalchemy import Column, ForeignKey, Integer, PrimaryKeyConstraint, String, Table
+
+    a, b, _c = world["ids"]
+    s = db.session
+    notes = Table(
+        "test_plugin_notes",
+        db.metadata,
+        Column("id", Integer, primary_key=True),
+        Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE")),
+        Column("text", String(50)),
+    )
+    flags = Table(
+        "test_plugin_flags",
+        db.metadata,
+        Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE")),
+        Column("flag", String(20)),
+        PrimaryKeyConstraint("contact_id", "flag"),
+    )
+    try:
+        notes.create(db.engine)
+        flags.create(db.engine)
+        assert merging.strategy_of(notes, notes.c.contact_id) == "move"
+        assert merging.strategy_of(flags, flags.c.contact_id) == "unique:flag"
+        s.execute(notes.insert(), [{"contact_id": a, "text": "a"}, {"contact_id": b, "text": "b"}])
+        s.execute(
+            flags.insert(),
+            [
+                {"contact_id": a, "flag": "gold"},
+                {"contact_id": b, "flag": "gold"},
+                {"contact_id": b, "flag": "new"},
+            ],
+        )
+        s.commit()
+        before = dump()
+        record = merging.merge(s, a, [b], None, world["user"])
+        s.commit()
+        assert sorted(s.execute(select(notes.c.contact_id, notes.c.text)).all()) == [
+            (a, "a"),
+            (a, "b"),
+        ]
+        assert sorted(s.execute(select(flags.c.contact_id, flags.c.flag)).all()) == [
+            (a, "gold"),
+            (a, "new"),
+        ]
+        merging.undo(s, record.id, world["user"])
+        s.commit()
+        after = dump()
+        assert after["test_plugin_notes"] == before["test_plugin_notes"]
+        assert after["test_plugin_flags"] == before["test_plugin_flags"]
+    finally:
+        s.rollback()
+        for table in (flags, notes):
+            table.drop(db.engine, checkfirst=True)
+            db.metadata.remove(table)
