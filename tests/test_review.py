@@ -226,6 +226,8 @@ def test_page_lists_by_reason_with_counts(admin_client, base):
     page = admin_client.get("/review?reason=invalid&owner=all").get_data(as_text=True)
     assert "BadEmail" in page and "BadPhone" in page and "Stale" not in page
     assert "(invalid)" in page
+    # "Reminder" loads the reminders form for that contact into the row.
+    assert f'hx-get="/contacts/{base["bad_email"]}/reminders/new?panel=0"' in page
     tabs = admin_client.get("/review/counts?reason=invalid&owner=all").get_data(as_text=True)
     counts = dict(re.findall(r'data-reason="(\w+)".*?data-count="(\d+)"', tabs))
     assert counts == {
@@ -415,3 +417,27 @@ def test_import_keeps_a_phone_outside_the_number_plan_flagged_invalid(app, ctx, 
 
     with pytest.raises(ContactInvalid):
         validate({"phones": ["+7 (123) 456-78-90"]})
+
+
+def test_admin_sets_the_thresholds_on_the_plugins_page(admin_client, editor_client, app, base):
+    url = "/admin/plugins/builtin.data_review/settings"
+    page = admin_client.get(url).get_data(as_text=True)
+    assert "Verify every contact every N months" in page
+    form = {
+        "verify_every_months": "12",
+        "consent_max_age_months": "12",
+        "quiet_days": "90",
+        "audit_enabled": "on",
+        "audit_weekday": "0",
+        "audit_hour": "6",
+        "digest_sender": "",
+    }
+    bad = admin_client.post(url, data={**form, "verify_every_months": "often"})
+    assert bad.status_code == 422 and "not a whole number" in bad.get_data(as_text=True)
+    assert editor_client.post(url, data=form).status_code == 403
+    with app.app_context():
+        assert review.settings(db.session)["verify_every_months"] == 3
+    assert admin_client.post(url, data=form).status_code == 302
+    tabs = admin_client.get("/review/counts?owner=all").get_data(as_text=True)
+    # 200 days is within a year: nothing is stale any more.
+    assert dict(re.findall(r'data-reason="(\w+)".*?data-count="(\d+)"', tabs))["stale"] == "0"
