@@ -139,6 +139,7 @@ def test_the_periodic_task_queues_an_audit_job(app, base, editor_client):
         job = db.session.query(Job).filter_by(kind="audit").one()
         assert job.status == "done", job.error
         assert job.result["reminders_created"] == 2
+        assert job.done == job.total == 7  # 6 e-mails and 1 phone checked: the progress bar
         job_id = job.id
     page = editor_client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert "Data review audit" in page

@@ -240,11 +240,16 @@ def test_page_lists_by_reason_with_counts(admin_client, base):
     }
 
 
-def test_owner_filter_defaults_to_mine_for_editors(editor_client, admin_client, base):
+def test_owner_filter_defaults_to_mine_for_editors(
+    editor_client, admin_client, viewer_client, base
+):
     mine = editor_client.get("/review?reason=invalid").get_data(as_text=True)
     assert "BadPhone" in mine and "BadEmail" not in mine  # BadEmail is the admin's
     everyone = admin_client.get("/review?reason=invalid").get_data(as_text=True)
     assert "BadPhone" in everyone and "BadEmail" in everyone
+    # A viewer owns nothing: the whole queue, to read.
+    seen = viewer_client.get("/review?reason=invalid").get_data(as_text=True)
+    assert "BadPhone" in seen and "BadEmail" in seen
 
 
 def test_infinite_scroll_gives_the_next_rows(editor_client, app, users):

@@ -74,6 +74,7 @@ def run_audit(
     today: date | None = None,
     base_url: str = "",
     revalidate: bool = True,
+    progress_cb=None,
 ) -> dict[str, Any]:
     """Run the audit once; the caller commits. Returns what it did (for the CLI and the job
     page): checked, owners (id -> counts), reminders_created, reminders_updated,
@@ -81,7 +82,7 @@ def run_audit(
     conf = review.settings(session)
     today = today or utcnow().date()
     result: dict[str, Any] = {
-        "checked": review.revalidate(session) if revalidate else {},
+        "checked": review.revalidate(session, progress_cb=progress_cb) if revalidate else {},
         "owners": {},
         "owner_emails": {},
         "reminders_created": 0,

@@ -387,6 +387,12 @@ def phone_is_valid(e164: str) -> bool:
     return phonenumbers.is_valid_number(number)
 
 
+def stored_values(session: Session) -> int:
+    """How many e-mails and phones revalidate() checks (the job's progress total)."""
+    emails = session.scalar(select(func.count()).select_from(ContactEmail)) or 0
+    return emails + (session.scalar(select(func.count()).select_from(ContactPhone)) or 0)
+
+
 def revalidate(session: Session, batch: int = 5000, progress_cb=None) -> dict[str, int]:
     """Check every stored e-mail and phone again and store is_valid, in batches by id.
 

@@ -13,7 +13,7 @@ POST /review/<id>/archive          archive the contact: the row leaves the list
 POST /review/<id>/tag              add a tag to the contact
 
 Query parameters: reason (see core/review.py; default: the first), owner ("mine", "all" or a
-user id; default "mine" for editors and viewers, "all" for admins), after (cursor).
+user id; default "mine" for editors, "all" for admins and viewers), after (cursor).
 Viewers see the queue; only editors and admins act on it (POSTs are refused by
 web/security.py).
 """
@@ -56,7 +56,8 @@ def _reason(raw: str | None) -> str:
 def _owner_param(raw: str | None) -> str:
     if raw in ("mine", "all") or (raw or "").isdigit():
         return raw
-    return "all" if current_user.is_admin else "mine"
+    # Editors review their own contacts first; admins and viewers (who own none) see all.
+    return "mine" if current_user.role == "editor" else "all"
 
 
 def _owner_id(param: str) -> int | None:
@@ -356,7 +357,12 @@ def tag(contact_id: int):
 @jobs.handler("audit", label=_l("Data review audit"))
 def run_audit_job(ctx: jobs.JobContext) -> dict:
     base_url = current_app.config.get("BASE_URL") or ""
-    result = audit.run_audit(ctx.session, _pm(), base_url=base_url)
+
+    def checked(found: dict) -> None:  # the job page's progress bar while values are checked
+        ctx.progress(found["emails"] + found["phones"], total)
+
+    total = review.stored_values(ctx.session)
+    result = audit.run_audit(ctx.session, _pm(), base_url=base_url, progress_cb=checked)
     ctx.session.commit()
     # No request here (a worker): the path is written out.
     return summary(result) | {"url": "/review?owner=all"}
