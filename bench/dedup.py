@@ -330,6 +330,13 @@ def run_size(args, size: int) -> dict | None:
             fp_kinds[kind].append((a, b, score))
         counts = Counter({k: len(v) for k, v in fp_kinds.items()})
         print("\nfalse positives by kind: " + ", ".join(f"{k} {counts[k]:,}" for k in NEGATIVES))
+        same_company = 0
+        for a, b, _score in fp_kinds.get("namesake", []):
+            pa, pb = parse_external_id(a)[0], parse_external_id(b)[0]
+            ca = truth.company[pa] if pa < len(truth.company) else 0
+            same_company += bool(ca) and ca == (truth.company[pb] if pb < len(truth.company) else 0)
+        if same_company:
+            print(f"  (namesakes who also work for one company: {same_company:,})")
 
         if args.examples:
             _examples(db.session, truth, missed, fp_kinds, args.examples)
