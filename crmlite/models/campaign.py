@@ -47,6 +47,8 @@ class CampaignRecipient(db.Model):
         UniqueConstraint("campaign_id", "contact_id"),
         # The sender loop takes pending rows in id order; the page counts by status.
         Index("ix_campaign_recipients_status", "campaign_id", "status", "id"),
+        # A contact's messages: privacy export and erasure, merge and its undo.
+        Index("ix_campaign_recipients_contact", "contact_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
