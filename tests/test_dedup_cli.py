@@ -26,8 +26,12 @@ def people() -> dict[str, int]:
     ids = {
         "ivanov": add("crm-1", first_name="Иван", last_name="Иванов", phones=["+79123456789"]),
         "ivanov2": add("crm-2", first_name="Ivan", last_name="Ivanov", phones=["89123456789"]),
-        "lena": add(None, first_name="Елена", last_name="Козлова", birth_date="1991-02-03"),
-        "lena2": add("crm-9", first_name="Лена", last_name="Козлова", birth_date="1991-02-03"),
+        "lena": add(
+            None, first_name="Елена", last_name="Козлова", birth_date="1991-02-03", city="Сочи"
+        ),
+        "lena2": add(
+            "crm-9", first_name="Лена", last_name="Козлова", birth_date="1991-02-03", city="Сочи"
+        ),
         "boris": add("crm-3", first_name="Борис", last_name="Гусев"),
     }
     db.session.execute(DuplicatePair.__table__.delete())  # as before the first scan

@@ -16,7 +16,7 @@ from crmlite.core.names import (
     skeleton,
 )
 from crmlite.extensions import db
-from crmlite.models import DuplicatePair
+from crmlite.models import Contact, DuplicatePair
 
 
 def add(**raw) -> int:
@@ -120,12 +120,15 @@ def test_phone_typed_differently(ctx):
 
 def test_ivanov_transliteration_with_birth_date(ctx):
     born = date(1985, 3, 14)
-    a = add(first_name="Иван", last_name="Иванов", birth_date=born.isoformat())
-    b = add(first_name="Ivan", last_name="Ivanov", birth_date=born.isoformat())
+    a = add(first_name="Иван", last_name="Иванов", birth_date=born.isoformat(), city="Орёл")
+    b = add(first_name="Ivan", last_name="Ivanov", birth_date=born.isoformat(), city="Orel")
     pair = scan_and_get(a, b)
     assert pair is not None
     text = describe_all(pair.reasons)
     assert "names match after transliteration" in text and "same birth date 1985-03-14" in text
+    # In a million contacts two Ivan Ivanovs share a birthday by chance: not without the city.
+    c = add(first_name="Иван", last_name="Иванов", birth_date=born.isoformat(), city="Тула")
+    assert found(a, c) is None and scan_and_get(b, c) is None
 
 
 def test_yulia_spellings(ctx):
@@ -160,6 +163,10 @@ def test_swapped_first_and_last_name(ctx):
 def test_same_company_in_two_alphabets(ctx):
     a = add(first_name="Анна", last_name="Белова", company="ООО «Ромашка»", city="Тверь")
     b = add(first_name="Anna", last_name="Belova", company="Romashka LLC", city="Tver")
+    assert scan_and_get(a, b) is None  # a name, a company and a city: namesakes are common
+    for contact_id in (a, b):
+        contact = db.session.get(Contact, contact_id)
+        core.update_contact(db.session, contact, core.validate({"birth_date": "1990-02-03"}), None)
     pair = scan_and_get(a, b)
     assert pair is not None
     assert "same company ООО «Ромашка»; same city Тверь" in describe_all(pair.reasons)

@@ -115,11 +115,13 @@ def test_archiving_drops_the_pair_and_restoring_brings_it_back(ctx):
 
 
 def test_an_import_batch_is_checked(app, ctx, users, tmp_path):
-    a = add(first_name="Светлана", last_name="Зайцева", birth_date="1988-04-05")
+    a = add(first_name="Светлана", last_name="Зайцева", birth_date="1988-04-05", city="Пермь")
     db.session.commit()
     src = tmp_path / "people.csv"
     src.write_text(
-        "first_name,last_name,birth_date\nSvetlana,Zaitseva,1988-04-05\nБорис,Гусев,\n", "utf-8"
+        "first_name,last_name,birth_date,city\n"
+        "Svetlana,Zaitseva,1988-04-05,Perm\nБорис,Гусев,,Пермь\n",
+        "utf-8",
     )
     result = app.test_cli_runner().invoke(args=["import", str(src)])
     assert result.exit_code == 0, result.output
@@ -236,7 +238,7 @@ class _Plugin:
 
 def test_hook_register_matchers(app, ctx):
     a = add(first_name="Вера", last_name="Лосева", company="CN-1042")
-    b = add(first_name="Vera", last_name="Loseva-Petrova", company="CN-1042")
+    b = add(first_name="Vera", last_name="Loseva", company="CN-1042")
     db.session.commit()
     pm = app.extensions["crmlite.plugins"]
     assert dedup.scan(db.session, pm=pm)["pairs"] == 0  # without the plugin: no pair
@@ -251,3 +253,32 @@ def test_hook_register_matchers(app, ctx):
     assert result["pairs"] == 1
     pair = pair_of(a, b)
     assert pair.score >= 60 and "same customer no." in describe_all(pair.reasons)
+
+
+def test_three_records_of_one_person_are_all_paired(ctx):
+    # a and b share an e-mail, b and c a phone; a and c only a name: linked through b.
+    a = add(first_name="Любовь", last_name="Афанасьева", emails=["lyuba@ya.ru"], city="Сочи")
+    b = add(
+        first_name="Люба",
+        last_name="Афанасьева",
+        emails=["lyuba@yandex.ru"],
+        phones=["+79603294893"],
+    )
+    c = add(first_name="Lyubov", last_name="Afanaseva", phones=["89603294893"], city="Sochi")
+    stranger = add(first_name="Борис", last_name="Афанасьев", phones=["+79603294893"])
+    db.session.commit()
+    result = dedup.scan(db.session)
+    assert result["linked"] == 1
+    assert pair_of(a, b) and pair_of(b, c)
+    linked = pair_of(a, c)
+    assert linked is not None
+    assert "both match Афанасьева Люба" in describe_all(linked.reasons)
+    assert linked.score == min(pair_of(a, b).score, pair_of(b, c).score)
+    assert not any(pair_of(stranger, x) for x in (a, b, c))
+    # Saving a again keeps the linked pair (the next full scan decides about it).
+    core.update_contact(db.session, db.session.get(Contact, a), core.validate({"notes": "x"}), None)
+    core.update_contact(
+        db.session, db.session.get(Contact, a), core.validate({"city": "Адлер"}), None
+    )
+    db.session.commit()
+    assert pair_of(a, c) is not None

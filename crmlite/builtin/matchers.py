@@ -31,13 +31,13 @@ from ..core.text import fold
 PERSONAL = 60  # one mailbox or phone of one person: a duplicate on its own
 SHARED = 25  # a role address or a phone several contacts share: supporting evidence only
 NAME_MATCH = 35
-NAME_FUZZY = 30
+NAME_FUZZY = 35
 DIFFERENT_FIRST_NAME = -70
 DIFFERENT_LAST_NAME = -30
 DIFFERENT_MIDDLE_NAME = -40
-SAME_BIRTH_DATE = 25
+SAME_BIRTH_DATE = 20
 DIFFERENT_BIRTH_DATE = -45
-SAME_COMPANY = 20
+SAME_COMPANY = 15
 SAME_CITY = 5
 
 
@@ -199,7 +199,7 @@ class NameMatcher:
         return evidence
 
     def _names(self, a, b, first, last, is_swapped, firsts, lasts) -> Evidence | None:
-        if firsts and (first < 0.6 or (first < 0.85 and lasts and last < 0.7)):
+        if firsts and first < 0.85:  # typos are 0.9 and up (see _similar)
             return Evidence(DIFFERENT_FIRST_NAME, [{"code": "different_first_name"}])
         if not (firsts and lasts):  # a name part is missing on one side
             return Evidence(10, [{"code": "similar_name"}]) if lasts and last == 1.0 else None

@@ -180,6 +180,7 @@ def _save_pairs(
     session: Session,
     found: dict[tuple[int, int], tuple[int, list]],
     existing: Iterable[Any],
+    keep_linked: bool = False,
 ) -> dict[str, int]:
     """Insert new pairs, update changed open ones, drop open ones no longer found; dismissed
     pairs are never touched (and never proposed again)."""
@@ -191,6 +192,8 @@ def _save_pairs(
         if row.status != "open":
             continue
         if result is None:
+            if keep_linked and any(r.get("code") == "linked_through" for r in row.reasons or ()):
+                continue  # a pair through a third contact: the next full scan decides
             removed.append(row.id)
         elif (row.score, row.reasons) != result:
             updates.append({"pid": row.id, "score": result[0], "reasons": result[1]})
@@ -318,6 +321,7 @@ def scan(
         if progress:
             done = min(len(ordered), i + step)
             progress(total + int(total * done / len(ordered)), 2 * total)
+    linked = _close_groups(ms, data, found)
     data.clear()
     # 4. Pairs.
     existing = session.execute(select(*_PAIR_COLUMNS)).all()
@@ -331,9 +335,64 @@ def scan(
         "compared": len(ordered),
         "skipped_blocks": skipped,
         "pairs": len(found),
+        "linked": linked,
         **counts,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+GROUP_MAX = 5  # a larger group of linked pairs is more likely a chain of mistakes
+LINK_FLOOR = 25  # a linked pair needs this much direct evidence (no contradiction)
+
+
+def _close_groups(
+    ms: list[Any], data: dict[int, ContactData], found: dict[tuple[int, int], tuple[int, list]]
+) -> int:
+    """A ~ B and B ~ C: propose A ~ C too (one person's three records), scored as the weaker
+    link, when A and C do not contradict each other. Returns the pairs added."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in found:
+        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for x in list(parent):
+        groups.setdefault(root(x), []).append(x)
+    added = 0
+    for members in groups.values():
+        if not 3 <= len(members) <= GROUP_MAX:
+            continue
+        members.sort()
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if (a, b) in found:
+                    continue
+                via = next(
+                    (
+                        m
+                        for m in members
+                        if (min(a, m), max(a, m)) in found and (min(b, m), max(b, m)) in found
+                    ),
+                    None,
+                )
+                if via is None:
+                    continue
+                score, reasons = score_pair(ms, data[a], data[b])
+                if score < LINK_FLOOR:
+                    continue
+                weakest = min(
+                    found[(min(a, via), max(a, via))][0], found[(min(b, via), max(b, via))][0]
+                )
+                d = data[via]
+                name = " ".join(p for p in (d.last_name, d.first_name) if p) or f"#{via}"
+                found[(a, b)] = (weakest, [*reasons, {"code": "linked_through", "value": name}])
+                added += 1
+    return added
 
 
 # --- incremental -----------------------------------------------------------------------
@@ -410,7 +469,7 @@ def check_contacts(
                 or_(DuplicatePair.contact_a_id.in_(part), DuplicatePair.contact_b_id.in_(part))
             )
         ).all()
-    _save_pairs(session, found, {r.id: r for r in existing}.values())
+    _save_pairs(session, found, {r.id: r for r in existing}.values(), keep_linked=True)
     session.flush()
     pairs: list[DuplicatePair] = []
     for part in _chunks(ids):

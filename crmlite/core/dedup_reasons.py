@@ -26,6 +26,7 @@ MESSAGES: dict[str, str] = {
     "different_birth_date": "different birth dates",
     "different_first_name": "different first names",
     "different_middle_name": "different middle names",
+    "linked_through": "both match %(value)s",
     "shared_contact": "%(value)s is shared by several contacts",
 }
 
@@ -69,4 +70,5 @@ def _mark_for_extraction() -> None:
     _("different birth dates")
     _("different first names")
     _("different middle names")
+    _("both match %(value)s")
     _("%(value)s is shared by several contacts")
