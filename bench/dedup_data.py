@@ -322,6 +322,12 @@ EN_COMPANY_ROOTS = (
     "Pioneer Sterling Riverside Evergreen Keystone Harbourview Falcon Horizon Atlas Vertex "
     "Beacon Cobalt Granite Lighthouse Maple Orchid Phoenix Quantum Sapphire Titan Willow"
 ).split()
+# Many companies in a big base: names made of a prefix, a root and a suffix, so two firms
+# rarely share a name in one city (some still do, as ООО «Ромашка» does in real life).
+RU_COMPANY_PREFIXES = [
+    ""
+] * 6 + "Нео Евро Транс Мега Гео Техно Агро Эко Спец Регион Проф Интер".split()
+EN_COMPANY_PREFIXES = [""] * 5 + "North Blue Prime First United Global Royal Apex Bright".split()
 EN_COMPANY_MODS = [""] * 4 + "Systems Solutions Digital Logistics Capital Foods Labs Media".split()
 EN_FORMS = ["Ltd", "Ltd", "LLC", "Inc.", "plc"]
 EN_FORM_LONG = {"Ltd": "Limited", "LLC": "L.L.C.", "Inc.": "Incorporated", "plc": "PLC"}
@@ -626,14 +632,15 @@ class Generator:
         for i in range(1, n + 1):
             ru = self.chance(self.russian_share)
             if ru:
-                root = self.pick(RU_COMPANY_ROOTS)
+                root = self.pick(RU_COMPANY_PREFIXES) + self.pick(RU_COMPANY_ROOTS)
+                root = root[:1] + root[1:].lower()
                 mod = self.pick(RU_COMPANY_MODS)
                 root = f"{root}-{mod}" if mod else root
                 form = self.pick(RU_FORMS)
                 city, country, tld = self.pick(RU_CITIES), "Россия", ".ru"
                 stem = translit(root)
             else:
-                root = self.pick(EN_COMPANY_ROOTS)
+                root = (self.pick(EN_COMPANY_PREFIXES) + " " + self.pick(EN_COMPANY_ROOTS)).strip()
                 mod = self.pick(EN_COMPANY_MODS)
                 root = f"{root} {mod}" if mod else root
                 form = self.pick(EN_FORMS)
