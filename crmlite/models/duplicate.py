@@ -68,18 +68,14 @@ class Merge(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    survivor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL")
-    )
+    survivor_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     merged_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     # The rows as they were before the merge and the ids of every row moved (core/merging.py).
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # A bulk merge's merges share one batch id, so the whole batch can be undone at once.
     batch_id: Mapped[str | None] = mapped_column(String(36))
     performed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    performed_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     undone_at: Mapped[datetime | None] = mapped_column()
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 

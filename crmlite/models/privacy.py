@@ -23,8 +23,6 @@ class PrivacyRequest(db.Model):
     contact_id: Mapped[int] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, default="")
     performed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    performed_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     performed_by = relationship("User", foreign_keys=[performed_by_id], lazy="joined")
