@@ -245,15 +245,15 @@ def test_second_import_updates_never_duplicates(app, ctx, tmp_path):
 def test_match_by_external_id_then_email_then_phone_and_possible_duplicates(app, ctx, tmp_path):
     existing = create_contact(
         db.session,
-        validate({"first_name": "Old", "last_name": "Name", "phones": ["+7 912 345-67-05"]}),
+        validate({"first_name": "Olga", "last_name": "Name", "phones": ["+7 912 345-67-05"]}),
         None,
     )
     create_contact(db.session, validate({"first_name": "Lena", "last_name": "Ivanova"}), None)
     db.session.commit()
     text = (
         "id,first name,last name,phone\n"
-        "A-1,New,Name,+7 912 345-67-05\n"  # the phone matches: an update
-        "A-1,New,Name,\n"  # the same external id again: that same contact
+        "A-1,Olga,Newname,+7 912 345-67-05\n"  # the phone matches: an update
+        "A-1,Olga,Newname,\n"  # the same external id again: that same contact
         "B-2,Lena,Ivanova,\n"  # same name, no key: a possible duplicate
     )
     path = write(tmp_path, "ids.csv", text, "utf-8")
@@ -265,12 +265,44 @@ def test_match_by_external_id_then_email_then_phone_and_possible_duplicates(app,
     counts = importing.run(db.session, pm(app), imp.id, None)
     assert (counts["update"], counts["create"], counts["duplicate"]) == (1, 1, 1)
     contact = load_contact(db.session, existing.id)
-    assert (contact.first_name, contact.external_id) == ("New", "A-1")
+    assert (contact.last_name, contact.external_id) == ("Newname", "A-1")
     # Matched by external id next time, even with nothing else in common.
     again = write(tmp_path, "ids2.csv", "external_id,company\nA-1,Acme\n", "utf-8")
     _imp, counts = run_file(app, again)
     assert counts["update"] == 1
     assert load_contact(db.session, existing.id).company == "Acme"
+
+
+def test_a_shared_phone_or_address_with_another_first_name_is_another_person(app, ctx, tmp_path):
+    """A family's home phone, a company's info@ address: the row is a new contact, never an
+    update that renames the one already there."""
+    father = create_contact(
+        db.session,
+        validate({"first_name": "Иван", "last_name": "Петров", "phones": ["+7 912 345-67-77"]}),
+        None,
+    )
+    office = create_contact(
+        db.session,
+        validate({"first_name": "Anna", "last_name": "Smith", "emails": ["info@acme.ru"]}),
+        None,
+    )
+    db.session.commit()
+    text = (
+        "first name,last name,phone,email\n"
+        "Мария,Петрова,8 912 345-67-77,\n"  # his wife: same home phone
+        "John,Brown,,info@acme.ru\n"  # her colleague: same info@ address
+        "Ваня,Петров,8 (912) 345 67 77,vanya@example.com\n"  # Ваня is Иван: an update
+    )
+    _imp, counts = run_file(app, write(tmp_path, "family.csv", text, "utf-8"))
+    assert (counts["create"], counts["update"]) == (2, 1)
+    assert [e.email for e in load_contact(db.session, father.id).emails] == ["vanya@example.com"]
+    assert load_contact(db.session, office.id).first_name == "Anna"
+    names = {
+        (c.first_name, c.last_name, tuple(p.e164 for p in c.phones))
+        for c in db.session.scalars(select(Contact))
+    }
+    assert ("Мария", "Петрова", ("+79123456777",)) in names
+    assert ("John", "Brown", ()) in names
 
 
 def test_undo_removes_created_and_restores_changed(app, ctx, tmp_path):

@@ -47,7 +47,7 @@ from ..models import (
 )
 from ..models.types import utcnow
 from . import contacts as contacts_core
-from . import dedup, history, purchase_import
+from . import dedup, history, names, purchase_import
 from . import tags as tags_core
 from .i18n import _
 from .import_mapping import auto_map, is_target
@@ -412,9 +412,13 @@ class _Planner:
                 continue
             state = None
             for key in r.keys:  # external id, then e-mails, then phones
-                state = index.get(key)
-                if state is None and key in matches:
-                    state = states[matches[key]]
+                # This file's earlier rows, then the base. A shared e-mail or phone with another
+                # first name is another person (a family's home phone, a company's info@).
+                held = (index.get(key), states.get(matches.get(key)))
+                state = next(
+                    (s for s in held if s and (key[0] == "x" or not _someone_else(r.clean, s))),
+                    None,
+                )
                 if state is None and self.dry and hash(key) in self.seen:
                     r.action = "update"  # of a contact an earlier row creates
                     break
@@ -465,6 +469,13 @@ class _Planner:
                     self.namesakes[name] = contact_id
             for state in states:
                 state.duplicate_of = contact_id
+
+
+def _someone_else(clean: dict[str, Any], state: "_State") -> bool:
+    """A row that shares an e-mail or phone with a contact but names another person."""
+    return names.clearly_different_first_names(
+        clean.get("first_name"), state.values.get("first_name")
+    )
 
 
 def _copy(values: dict[str, Any]) -> dict[str, Any]:

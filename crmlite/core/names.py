@@ -15,6 +15,8 @@ A small explicit table, not a library: what matches is predictable and easy to e
 import re
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+
 _CYRILLIC = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
     "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
@@ -194,6 +196,15 @@ def first_name_forms(name: str | None) -> tuple[str, ...]:
     (skeletons); a name not in the table stands for itself."""
     s = skeleton(name)
     return _CANONICAL.get(s, (s,) if s else ())
+
+
+def clearly_different_first_names(a: str | None, b: str | None) -> bool:
+    """True when two first names cannot be one person's: not the same full name or short form
+    (Саша / Alexander are one), and more than one typo apart. Empty names differ from nothing."""
+    x, y = first_name_forms(a), first_name_forms(b)
+    if not x or not y or set(x) & set(y):
+        return False
+    return all(not (min(len(p), len(q)) >= 4 and OSA.distance(p, q) <= 1) for p in x for q in y)
 
 
 def canonical_first_name(name: str | None) -> str:
