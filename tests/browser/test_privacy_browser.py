@@ -65,6 +65,7 @@ def test_download_then_erase(page, app, users, shots, tmp_path):
     expect(page.get_by_role("button", name="Restore")).to_have_count(0)
     page.screenshot(path=str(shots / "privacy-erased.png"), full_page=False)
 
+    page.locator("nav summary", has_text="Admin").click()
     page.get_by_role("link", name="Privacy log").click()
     expect(page.locator("table.privacy-log tbody tr")).to_have_count(2)
     expect(page.locator("table.privacy-log")).to_contain_text("Request by e-mail of 2 March")

@@ -28,6 +28,7 @@ def test_first_admin_is_created_on_the_setup_page(page, app):
     page.get_by_label("Repeat password").fill(PASSWORD)
     page.get_by_role("button", name="Create administrator").click()
     expect(page.get_by_text("You are the administrator")).to_be_visible()
+    page.locator("nav summary", has_text="Admin").click()  # the admin menu
     expect(page.get_by_role("link", name="Users")).to_be_visible()
 
 
