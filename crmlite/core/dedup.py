@@ -399,13 +399,20 @@ def _close_groups(
 
 
 def _neighbours(
-    session: Session, keys: set[str], block_cap: int, extra: int = 0
+    session: Session,
+    keys: set[str],
+    block_cap: int,
+    extra: int = 0,
+    big: set[str] | None = None,
 ) -> tuple[dict[str, list[int]], frozenset[str]]:
     """Contacts per key (keys held by at most block_cap contacts) and the shared keys;
-    extra: contacts that hold the keys but are not in match_keys (a draft)."""
+    extra: contacts that hold the keys but are not in match_keys (a draft).
+    big: keys known to hold more than block_cap contacts, not counted again and extended
+    here (an import passes one set for all its batches: its keys only grow)."""
     members: dict[str, list[int]] = {}
-    shared: set[str] = set()
-    for part in _chunks(sorted(keys), 500):
+    known_big = keys & big if big is not None else set()
+    shared: set[str] = {key for key in known_big if key[:2] in ("e:", "p:")}
+    for part in _chunks(sorted(keys - known_big), 500):
         small = []
         for key, n in session.execute(
             select(MatchKey.key, func.count()).where(MatchKey.key.in_(part)).group_by(MatchKey.key)
@@ -415,6 +422,8 @@ def _neighbours(
                 shared.add(key)
             if 2 <= n <= block_cap:
                 small.append(key)
+            elif n > block_cap and big is not None:
+                big.add(key)
         if small:
             for key, cid in session.execute(
                 select(MatchKey.key, MatchKey.contact_id).where(MatchKey.key.in_(small))
@@ -429,9 +438,11 @@ def check_contacts(
     pm: Any = None,
     threshold: int = THRESHOLD,
     block_cap: int = BLOCK_CAP,
+    big_keys: set[str] | None = None,
 ) -> list[DuplicatePair]:
     """Refresh these contacts' keys and pairs (after a save or an import batch), with index
     lookups in match_keys: a few queries per batch, not per contact. Returns their open pairs.
+    big_keys: see _neighbours (an import keeps one set across its batches).
     """
     ids = sorted(set(contact_ids))
     if not ids:
@@ -444,7 +455,8 @@ def check_contacts(
     rows = [{"key": k, "contact_id": cid} for cid, keys in mine.items() for k in keys]
     for part in _chunks(rows):
         session.execute(insert(MatchKey), part)
-    members, shared = _neighbours(session, {k for keys in mine.values() for k in keys}, block_cap)
+    all_keys = {k for keys in mine.values() for k in keys}
+    members, shared = _neighbours(session, all_keys, block_cap, big=big_keys)
     wanted: set[tuple[int, int]] = set()
     for cid, keys in mine.items():
         for key in keys:

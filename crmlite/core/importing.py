@@ -641,6 +641,7 @@ def run(
     start = imp.committed_row
     planner = _planner(session, imp, dry=False)
     drafts = ((n, d) for n, d in _drafts(pm, imp) if n > start)
+    big_keys: set[str] = set()  # duplicate-finder keys past the block cap: not recounted
     try:
         for batch in _batches(drafts, batch_size):
             rows = planner.plan(batch)
@@ -649,7 +650,8 @@ def run(
             else:
                 counts = _write(session, imp, rows, user_id)
                 touched = {r.state.contact_id for r in rows if r.action in ("create", "update")}
-                dedup.check_contacts(session, touched, pm)  # one set of lookups per batch
+                # One set of lookups per batch.
+                dedup.check_contacts(session, touched, pm, big_keys=big_keys)
             imp = session.get(Import, import_id)
             merged = Counter(imp.counts or {})
             merged.update(counts)
