@@ -8,19 +8,8 @@ from flask_babel import gettext
 
 from .. import hookimpl
 from ..core.i18n import _
+from ..core.review import DEFAULTS, PLUGIN
 from ..plugins import PluginSettings, SettingField
-
-PLUGIN = "builtin.data_review"
-
-DEFAULTS = {
-    "verify_every_months": 3,
-    "consent_max_age_months": 12,
-    "quiet_days": 90,
-    "audit_weekday": 0,
-    "audit_hour": 6,
-    "audit_enabled": True,
-    "digest_sender": "",
-}
 
 
 @hookimpl
