@@ -1133,28 +1133,6 @@ def rows_for(records: list[Record], ids: dict[str, int], created: str) -> dict[s
     }
 
 
-def _write(conn, table: str, rows: list[tuple]) -> None:
-    if not rows:
-        return
-    columns = TABLES[table]
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        raw.cursor().executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
-        )
-    elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        with raw.cursor() as cur:
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-    else:
-        from crmlite.extensions import db
-
-        table_obj = db.metadata.tables[table]
-        conn.execute(table_obj.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
-
-
 def load(
     session,
     contacts: int,
@@ -1165,8 +1143,7 @@ def load(
     return the truth. Big loads drop and rebuild the secondary indexes, like demo.py."""
     from sqlalchemy import func, select
 
-    from crmlite.core.demo import _finish
-    from crmlite.extensions import db
+    from crmlite.core.demo import bulk_load
     from crmlite.models import Contact, ContactEmail, ContactPhone
     from crmlite.models.types import utcnow
 
@@ -1178,38 +1155,8 @@ def load(
     session.commit()
     created = utcnow().replace(microsecond=0).isoformat(sep=" ")
     gen = Generator(seed, contacts)
-    big = contacts >= 100_000
-    indexes = (
-        [i for name in TABLES for i in db.metadata.tables[name].indexes if not i.unique]
-        if big
-        else []
-    )
-    with session.get_bind().connect() as conn:
-        raw = conn.connection.driver_connection
-        sqlite = conn.dialect.name == "sqlite"
-        if sqlite:
-            raw.execute("PRAGMA foreign_keys=OFF")
-            raw.execute("PRAGMA synchronous=OFF")
-        try:
-            for index in indexes:
-                index.drop(conn, checkfirst=True)
-            conn.commit()
-            for chunk in gen.chunks():
-                for table, rows in rows_for(chunk, ids, created).items():
-                    _write(conn, table, rows)
-                conn.commit()
-                if progress:
-                    progress(len(chunk))
-        finally:
-            conn.rollback()
-            for index in indexes:
-                index.create(conn, checkfirst=True)
-            _finish(conn, analyze=contacts >= CHUNK)
-            conn.commit()
-            if sqlite:
-                raw.commit()
-                raw.execute("PRAGMA foreign_keys=ON")
-                raw.execute("PRAGMA synchronous=NORMAL")
+    chunks = (rows_for(chunk, ids, created) for chunk in gen.chunks())
+    bulk_load(session, chunks, TABLES, big=contacts >= 100_000, progress=progress)
     return gen.truth
 
 

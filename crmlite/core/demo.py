@@ -18,7 +18,7 @@ import math
 import multiprocessing
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -595,10 +595,9 @@ _TABLES = {
 }
 
 
-def _write(conn: Connection, table: str, rows: list[tuple]) -> None:
+def _write(conn: Connection, table: str, columns: list[str], rows: list[tuple]) -> None:
     if not rows:
         return
-    columns = _TABLES[table]
     dialect = conn.dialect.name
     raw = conn.connection.driver_connection
     if dialect == "sqlite":
@@ -614,10 +613,59 @@ def _write(conn: Connection, table: str, rows: list[tuple]) -> None:
         conn.execute(table_obj.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
-def _secondary_indexes() -> list[Index]:
+def _secondary_indexes(tables: Iterable[str]) -> list[Index]:
     return [
-        index for name in _TABLES for index in db.metadata.tables[name].indexes if not index.unique
+        index for name in tables for index in db.metadata.tables[name].indexes if not index.unique
     ]
+
+
+def bulk_load(
+    session: Session,
+    chunks: Iterable[dict[str, list[tuple]]],
+    columns: dict[str, list[str]] = _TABLES,
+    big: bool = False,
+    progress: Callable[[int], Any] | None = None,
+) -> int:
+    """Write chunks of rows ({table: [row tuples in `columns` order]}, each with "contacts")
+    straight through the driver: executemany on SQLite, COPY on PostgreSQL. A big load drops
+    the secondary indexes of these tables first and rebuilds them after. Returns the contacts
+    written. Shared by the demo data and bench/dedup_data.py."""
+    indexes = _secondary_indexes(columns) if big else []
+    made = 0
+    # A connection of our own, so the pragmas below never leak into a pooled session.
+    with session.get_bind().connect() as conn:
+        raw = conn.connection.driver_connection
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # The rows are consistent by construction; checking every key costs a lookup
+            # per row. (foreign_keys only changes outside a transaction: raw connection.)
+            raw.execute("PRAGMA foreign_keys=OFF")
+            # No fsync per checkpoint while loading; WAL still keeps every commit atomic.
+            raw.execute("PRAGMA synchronous=OFF")
+            # (A bigger cache_size made CREATE INDEX slower here: the default sorts faster.)
+        try:
+            for index in indexes:
+                index.drop(conn, checkfirst=True)
+            conn.commit()
+            for chunk in chunks:
+                for table, rows in chunk.items():
+                    _write(conn, table, columns[table], rows)
+                conn.commit()
+                n = len(chunk["contacts"])
+                made += n
+                if progress:
+                    progress(n)
+        finally:
+            conn.rollback()
+            for index in indexes:
+                index.create(conn, checkfirst=True)
+            _finish(conn, analyze=made >= CHUNK)
+            conn.commit()
+            if sqlite:
+                raw.commit()  # pragmas below are silently ignored inside a transaction
+                raw.execute("PRAGMA foreign_keys=ON")
+                raw.execute("PRAGMA synchronous=NORMAL")
+    return made
 
 
 def _next_id(session: Session, column) -> int:
@@ -892,43 +940,9 @@ def generate(
     )
     session.commit()
     big = count >= BIG
-    indexes = _secondary_indexes() if big else []
-    made = 0
-    # A connection of our own, so the pragmas below never leak into a pooled session.
-    with session.get_bind().connect() as conn:
-        raw = conn.connection.driver_connection
-        sqlite = conn.dialect.name == "sqlite"
-        if sqlite:
-            # The rows are consistent by construction; checking every key costs a lookup
-            # per row. (foreign_keys only changes outside a transaction: raw connection.)
-            raw.execute("PRAGMA foreign_keys=OFF")
-            # No fsync per checkpoint while loading; WAL still keeps every commit atomic.
-            raw.execute("PRAGMA synchronous=OFF")
-            # (A bigger cache_size made CREATE INDEX slower here: the default sorts faster.)
-        try:
-            for index in indexes:
-                index.drop(conn, checkfirst=True)
-            conn.commit()
-            parallel = big and "fork" in multiprocessing.get_all_start_methods()
-            for chunk in _chunks_from_child(plan) if parallel else _chunks(plan):
-                for table, rows in chunk.items():
-                    _write(conn, table, rows)
-                conn.commit()
-                n = len(chunk["contacts"])
-                made += n
-                if progress:
-                    progress(n)
-        finally:
-            conn.rollback()
-            for index in indexes:
-                index.create(conn, checkfirst=True)
-            _finish(conn, analyze=made >= CHUNK)
-            conn.commit()
-            if sqlite:
-                raw.commit()  # pragmas below are silently ignored inside a transaction
-                raw.execute("PRAGMA foreign_keys=ON")
-                raw.execute("PRAGMA synchronous=NORMAL")
-    return made
+    parallel = big and "fork" in multiprocessing.get_all_start_methods()
+    chunks = _chunks_from_child(plan) if parallel else _chunks(plan)
+    return bulk_load(session, chunks, big=big, progress=progress)
 
 
 def _finish(conn: Connection, analyze: bool) -> None:
