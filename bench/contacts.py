@@ -11,7 +11,6 @@ Not a test: it prints figures and never fails on them.
 import argparse
 import os
 import re
-import statistics
 import sys
 import time
 from html import unescape
@@ -19,6 +18,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from bench.timing import timed  # noqa: E402
 
 ADMIN = "bench-admin@example.com"
 PASSWORD = "bench-password-1"
@@ -29,16 +30,6 @@ BULK_TARGET_S = 5
 def _setup_env() -> None:
     os.environ.setdefault("CRMLITE_INSTANCE_PATH", str(HERE / "instance"))
     os.environ.setdefault("CRMLITE_DATABASE_URL", "sqlite:///" + str(HERE / "bench.db"))
-
-
-def _timed(fn, runs: int) -> tuple[float, float, object]:
-    fn()  # warm-up: caches, prepared statements
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), max(times), result
 
 
 def main() -> None:
@@ -118,7 +109,7 @@ def main() -> None:
             db.session.remove()
             query = "&".join(f"{k}={v}" for k, v in params.items())
             path = "/" + (f"?{query}" if query else "")
-            median, worst, resp = _timed(lambda p=path: client.get(p), args.runs)
+            median, worst, resp = timed(lambda p=path: client.get(p), args.runs)
             assert resp.status_code == 200, (path, resp.status_code)
             rows.append((label, matches, median, worst, path))
             print(f"{label:34} {matches:>9,} {median:>8.1f} {worst:>8.1f}  {path}")
@@ -126,7 +117,7 @@ def main() -> None:
                 link = re.search(r'href="(/\?[^"]*after=[^"]+)"', resp.get_data(as_text=True))
                 if link:
                     nxt = unescape(link.group(1))
-                    median, worst, resp = _timed(lambda p=nxt: client.get(p), args.runs)
+                    median, worst, resp = timed(lambda p=nxt: client.get(p), args.runs)
                     rows.append(("list: next page (cursor)", matches, median, worst, nxt))
                     print(
                         f"{'list: next page (cursor)':34} {matches:>9,} {median:>8.1f}"

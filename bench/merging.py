@@ -13,7 +13,6 @@ Prints, never fails.
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,18 +20,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench.timing import timed  # noqa: E402
+
 PASSWORD = "bench-password-1"
 CHUNK = 20_000
-
-
-def _timed(fn, runs: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), max(times)
 
 
 def main() -> None:
@@ -122,7 +113,7 @@ def main() -> None:
         ("queue: next page (keyset)", f"/duplicates/?after={after}"),
         ("queue: min score 90", "/duplicates/?min_score=90"),
     ):
-        median, worst = _timed(lambda url=url: client.get(url), args.runs)
+        median, worst, _ = timed(lambda url=url: client.get(url), args.runs)
         print(f"{label:<40} {median:>10.1f} {worst:>10.1f}")
 
     with app.app_context():

@@ -14,7 +14,6 @@ Median and max of --runs runs after one warm-up, in milliseconds. Prints, never 
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import timedelta
@@ -23,19 +22,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench.timing import timed  # noqa: E402
+
 PASSWORD = "bench-password-1"
 CONTACTS = 10_000
 CHUNK = 20_000
-
-
-def _timed(fn, runs: int) -> tuple[float, float, object]:
-    fn()
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), max(times), result
 
 
 def main() -> None:
@@ -129,7 +120,7 @@ def main() -> None:
         )
 
         def show(label, fn):
-            med, worst, result = _timed(fn, args.runs)
+            med, worst, result = timed(fn, args.runs)
             print(f"  {label:<44} median {med:8.1f} ms   max {worst:8.1f} ms   -> {result}")
 
         show("overdue_count (navigation badge)", lambda: reminders.overdue_count(db.session, me))
@@ -151,7 +142,7 @@ def main() -> None:
     client = app.test_client()
     client.post("/login", data={"email": "bench-user-0@example.com", "password": PASSWORD})
     show_page = lambda: client.get("/reminders").status_code  # noqa: E731
-    med, worst, status = _timed(show_page, args.runs)
+    med, worst, status = timed(show_page, args.runs)
     print(
         f"  {'GET /reminders (page)':<44} median {med:8.1f} ms   max {worst:8.1f} ms   -> {status}"
     )

@@ -13,7 +13,6 @@ of --runs runs after one warm-up, in milliseconds. Not a test: it prints figures
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,15 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-
-def _timed(fn, runs: int) -> tuple[float, float, object]:
-    fn()
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), max(times), result
+from bench.timing import timed  # noqa: E402
 
 
 def _prepare(db) -> None:
@@ -110,7 +101,7 @@ def main() -> None:
         print(f"{'what':44} {'median ms':>10} {'max ms':>10} {'result':>10}")
 
         def show(label, fn):
-            median, worst, result = _timed(fn, args.runs)
+            median, worst, result = timed(fn, args.runs)
             print(f"{label:44} {median:10.1f} {worst:10.1f} {result!s:>10}")
             return result
 

@@ -14,7 +14,6 @@ runs after one warm-up, in milliseconds. Not a test: it prints figures and never
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from datetime import date
@@ -22,6 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from bench.timing import timed  # noqa: E402
 
 ADMIN = "bench-admin@example.com"
 PASSWORD = "bench-password-1"
@@ -31,17 +32,6 @@ COUNTS_TARGET_S = 2.0
 def _setup_env() -> None:
     os.environ.setdefault("CRMLITE_INSTANCE_PATH", str(HERE / "instance"))
     os.environ.setdefault("CRMLITE_DATABASE_URL", "sqlite:///" + str(HERE / "segments.db"))
-
-
-def _timed(fn, runs: int, warm: bool = True) -> tuple[float, float, object]:
-    if warm:
-        fn()
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), max(times), result
 
 
 def main() -> None:
@@ -101,7 +91,7 @@ def main() -> None:
             f"\nall {len(builtin)} builtin segment counts together: {all_s:.2f} s "
             f"(RFM cut points computed once; target < {COUNTS_TARGET_S} s)"
         )
-        median, worst, counts = _timed(
+        median, worst, counts = timed(
             lambda: dashboard.segment_counts(db.session, today), args.runs
         )
         print(f"dashboard lifecycle counts in one pass: median {median:.0f} ms, max {worst:.0f}")
@@ -134,7 +124,7 @@ def main() -> None:
     print(f"\n{'request':34} {'median':>8} {'max':>8}  url")
     print(f"{'RFM page (cut points computed)':34} {cold_ms:>8.1f} {cold_ms:>8.1f}  /rfm")
     for label, path in requests:
-        median, worst, _resp = _timed(lambda p=path: get(p), args.runs)
+        median, worst, _resp = timed(lambda p=path: get(p), args.runs)
         print(f"{label:34} {median:>8.1f} {worst:>8.1f}  {path}")
 
 
