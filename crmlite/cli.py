@@ -450,6 +450,15 @@ def import_command(
         )
     if counts.get("error"):
         click.echo(f"The rejected rows and reasons: the import's page, /imports/{imp.id}.")
+    if not purchases and (counts.get("create") or counts.get("update")):
+        with click.progressbar(length=1, label="Checking for duplicates") as bar:
+
+            def checked(n, total=None):
+                bar.length = total or 1
+                bar.update(n - bar.pos)
+
+            importing.check_duplicates(db.session, pm, imp.id, progress=checked)
+        click.echo("Possible duplicates are listed on /duplicates.")
 
 
 @click.command("export")

@@ -282,3 +282,26 @@ def test_three_records_of_one_person_are_all_paired(ctx):
     )
     db.session.commit()
     assert pair_of(a, c) is not None
+
+
+def test_an_import_from_the_web_is_checked_after_its_rows_are_in(app, editor_client):
+    """The import job writes the rows, then runs the finder over them: the pair is listed."""
+    import io
+
+    with app.app_context():
+        a = add(first_name="Светлана", last_name="Зайцева", birth_date="1988-04-05", city="Пермь")
+        db.session.commit()
+    text = "first_name,last_name,birth_date,city\nSvetlana,Zaitseva,1988-04-05,Perm\n"
+    data = {"file": (io.BytesIO(text.encode()), "people.csv")}
+    resp = editor_client.post("/imports/", data=data, content_type="multipart/form-data")
+    show_url = resp.headers["Location"].removesuffix("/mapping")
+    editor_client.post(
+        resp.headers["Location"],
+        data={"col0": "first_name", "col1": "last_name", "col2": "birth_date", "col3": "city"},
+    )
+    assert editor_client.post(f"{show_url}/run").status_code == 302
+    assert "created: 1" in editor_client.get(show_url).get_data(as_text=True)
+    with app.app_context():
+        b = db.session.scalar(select(Contact.id).where(Contact.first_name == "Svetlana"))
+        assert pair_of(a, b) is not None, "the imported contact was not checked"
+    assert "Zaitseva" in editor_client.get("/duplicates/").get_data(as_text=True)

@@ -273,6 +273,25 @@ def test_match_by_external_id_then_email_then_phone_and_possible_duplicates(app,
     assert load_contact(db.session, existing.id).company == "Acme"
 
 
+def test_possible_duplicates_are_of_contacts_from_before_the_import(app, ctx, tmp_path):
+    """The dry run promises what the run does: namesakes within the file are not flagged by
+    either (the duplicate finder weighs them afterwards), a namesake already there is."""
+    create_contact(db.session, validate({"first_name": "Lena", "last_name": "Ivanova"}), None)
+    db.session.commit()
+    rows = (
+        "Lena,Ivanova,Тверь\n"  # as an existing contact: flagged
+        "Пётр,Смирнов,Тверь\n"
+        "Пётр,Смирнов,Казань\n"  # a namesake of the row above only: not flagged
+    )
+    text = "first name,last name,city\n" + rows * 2
+    imp = start(app, write(tmp_path, "names.csv", text, "utf-8"))
+    preview = importing.dry_run(db.session, pm(app), imp)
+    db.session.commit()
+    assert preview["counts"] == {"create": 6, "duplicate": 2}
+    counts = importing.run(db.session, pm(app), imp.id, None, batch_size=2)
+    assert (counts["create"], counts["duplicate"]) == (6, 2)
+
+
 def test_a_shared_phone_or_address_with_another_first_name_is_another_person(app, ctx, tmp_path):
     """A family's home phone, a company's info@ address: the row is a new contact, never an
     update that renames the one already there."""

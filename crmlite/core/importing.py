@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
-from sqlalchemy import JSON, Date, DateTime, delete, select, update
+from sqlalchemy import JSON, Date, DateTime, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -302,7 +302,10 @@ class _Planner:
         # Dry run only: keys of contacts earlier batches would create (hashes: memory stays
         # small for millions of rows), so a repeat later in the file shows as an update.
         self.seen: set[int] = set()
-        self.namesakes: dict[str, int] = {}  # name -> an existing contact of that name
+        # "Existing" means before the import began, so the dry run and the run flag the same
+        # rows, and a name's answer can be kept (a common name is asked once, not per batch).
+        self.base_max_id = _base_max_id(session, imp, dry)
+        self.namesakes: dict[str, int | None] = {}  # name -> an existing contact, or None
 
     def _validate(self, r: _Row) -> None:
         draft = r.draft
@@ -461,14 +464,29 @@ class _Planner:
             else:
                 contact_id = self.session.scalar(
                     select(Contact.id)
-                    .where(Contact.is_archived.is_(False), Contact.sort_name == name)
+                    .where(
+                        Contact.is_archived.is_(False),
+                        Contact.sort_name == name,
+                        Contact.id <= self.base_max_id,
+                    )
                     .order_by(Contact.id)
                     .limit(1)
                 )
-                if contact_id is not None and len(self.namesakes) < 100_000:
+                if len(self.namesakes) < 100_000:
                     self.namesakes[name] = contact_id
             for state in states:
                 state.duplicate_of = contact_id
+
+
+def _base_max_id(session: Session, imp: Import, dry: bool) -> int:
+    """The newest contact id before the import's run began (kept on the import, so a resumed
+    run does not count its own first batches as existing contacts)."""
+    if not dry and "base_max_id" in (imp.options or {}):
+        return imp.options["base_max_id"]
+    newest = session.scalar(select(func.max(Contact.id))) or 0
+    if not dry:
+        imp.options = {**imp.options, "base_max_id": newest}
+    return newest
 
 
 def _someone_else(clean: dict[str, Any], state: "_State") -> bool:
@@ -641,7 +659,6 @@ def run(
     start = imp.committed_row
     planner = _planner(session, imp, dry=False)
     drafts = ((n, d) for n, d in _drafts(pm, imp) if n > start)
-    big_keys: set[str] = set()  # duplicate-finder keys past the block cap: not recounted
     try:
         for batch in _batches(drafts, batch_size):
             rows = planner.plan(batch)
@@ -649,9 +666,6 @@ def run(
                 counts = purchase_import.write(session, imp, rows, user_id, _insert)
             else:
                 counts = _write(session, imp, rows, user_id)
-                touched = {r.state.contact_id for r in rows if r.action in ("create", "update")}
-                # One set of lookups per batch.
-                dedup.check_contacts(session, touched, pm, big_keys=big_keys)
             imp = session.get(Import, import_id)
             merged = Counter(imp.counts or {})
             merged.update(counts)
@@ -668,6 +682,44 @@ def run(
         imp.counts = {action: 0, **imp.counts}
     session.commit()
     return dict(imp.counts)
+
+
+def check_duplicates(
+    session: Session,
+    pm,
+    import_id: int,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> int:
+    """Run the duplicate finder (core.dedup) over the contacts an import created or updated,
+    a batch per transaction; returns how many were checked. The import's own report is
+    ready before this: its rows are in, and the finder's pairs follow (docs/importing.md)."""
+    imp = session.get(Import, import_id)
+    total = items_count(session, imp, "create") + items_count(session, imp, "update")
+    big_keys: set[str] = set()  # finder keys past the block cap: not counted again per batch
+    checked = 0
+    for action in ("create", "update"):  # each a range of the (import, action, row) index
+        last_row = 0
+        while True:
+            items = session.execute(
+                select(ImportItem.row, ImportItem.contact_id)
+                .where(
+                    ImportItem.import_id == import_id,
+                    ImportItem.action == action,
+                    ImportItem.row > last_row,
+                )
+                .order_by(ImportItem.row)
+                .limit(BATCH)
+            ).all()
+            if not items:
+                break
+            ids = {i.contact_id for i in items if i.contact_id is not None}
+            dedup.check_contacts(session, ids, pm, big_keys=big_keys)
+            session.commit()
+            checked += len(items)
+            last_row = items[-1].row
+            if progress:
+                progress(checked, total)
+    return checked
 
 
 def mark_failed(session: Session, import_id: int, error: str) -> None:
@@ -1029,8 +1081,6 @@ def rejected_csv(session: Session, imp: Import) -> Iterator[str]:
 
 
 def items_count(session: Session, imp: Import, action: str) -> int:
-    from sqlalchemy import func
-
     return session.scalar(
         select(func.count())
         .select_from(ImportItem)

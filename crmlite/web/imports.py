@@ -83,12 +83,16 @@ def dry_run_job(ctx: JobContext) -> dict:
 
 @handler("import", label=_l("Import"))
 def import_job(ctx: JobContext) -> dict:
-    return _guarded(
-        ctx,
-        lambda import_id: importing.run(
+    def work(import_id):
+        counts = importing.run(
             ctx.session, _pm(), import_id, ctx.job.created_by_id, progress=ctx.progress
-        ),
-    )
+        )
+        # The report is ready now; the duplicate finder then goes over the new contacts.
+        if not importing.is_purchases(ctx.session.get(Import, import_id)):
+            importing.check_duplicates(ctx.session, _pm(), import_id, progress=ctx.progress)
+        return counts
+
+    return _guarded(ctx, work)
 
 
 @handler("import_undo", label=_l("Import undo"))
