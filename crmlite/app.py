@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, has_app_context, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -96,11 +96,15 @@ def select_locale() -> str | None:
 def configure_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", resource_dir("translations"))
     babel.init_app(app, locale_selector=select_locale)
-    from flask_babel import gettext
+    from flask_babel import get_locale, gettext
 
     from .core.i18n import set_translator
 
-    set_translator(gettext)
+    def language() -> str | None:
+        locale = get_locale() if has_app_context() else None
+        return str(locale) if locale else None
+
+    set_translator(gettext, language, app.config["BABEL_TRANSLATION_DIRECTORIES"])
 
 
 def configure_security(app: Flask) -> None:
