@@ -317,7 +317,7 @@ def _by_name_from_tokens(
     # let through a share of the candidates (a stage about a quarter), so read more.
     # Three token rows per candidate: "иван" matches Иван, Иванов and Иванович of one man.
     limit = (2 if len(others) == 1 else 8) * (size + 1) * 3
-    found = search.by_name(session, search.lead_first(session, terms), position, limit)
+    found = search.by_name(session, terms, position, limit)
     # IN, with every other index hidden from SQLite (by_id): the candidates drive, each
     # read by primary key. A join let SQLite without statistics scan all contacts instead.
     stmt = (

@@ -8,7 +8,7 @@ so '8 912 345-67-89' finds +79123456789.
 import re
 
 import phonenumbers
-from sqlalchemy import ColumnElement, Subquery, and_, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, Subquery, and_, exists, func, intersect, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from ..models import Contact, SearchToken
@@ -128,9 +128,19 @@ def by_name(
     """(sort_name, contact_id) of the first `limit` token rows matching every term, in name
     order after the keyset position, read from the token index alone: a common word
     ("иван", 27k contacts) costs an index range and an in-memory sort, never a contact
-    row. The first term leads (see lead_first); the others are checked on the primary key.
-    The caller still applies archived and other filters to the few contacts returned.
+    row. The rarest term leads (see lead_first); the others are checked on the primary key.
+    On PostgreSQL several words are intersected first when that gives few contacts (see
+    _intersection). The caller still applies archived and other filters to those returned.
     """
+    if len(terms) > 1 and session.get_bind().dialect.name == "postgresql":
+        both = _intersection(session, terms)
+        if both is not None:
+            stmt = select(Contact.sort_name, Contact.id.label("contact_id"))
+            stmt = stmt.where(Contact.id.in_(both))
+            if after is not None:
+                stmt = stmt.where(tuple_(Contact.sort_name, Contact.id) > tuple_(*after))
+            return stmt.order_by(Contact.sort_name, Contact.id).limit(limit).subquery()
+    terms = lead_first(session, terms)
     t = aliased(SearchToken)
     lead = terms[0]
     # No DISTINCT: a contact matching with two tokens comes twice, which the caller's IN
@@ -144,6 +154,26 @@ def by_name(
     if after is not None:
         stmt = stmt.where(tuple_(t.sort_name, t.contact_id) > tuple_(*after))
     return stmt.order_by(t.sort_name, t.contact_id).limit(limit).subquery()
+
+
+# Contacts an intersection may hold before the per-row plan is used instead.
+INTERSECTION_CAP = 5000
+
+
+def _intersection(session: Session, terms: list[str]) -> list[int] | None:
+    """Ids of the contacts matching every term, when there are at most INTERSECTION_CAP;
+    None for more, or for a one-letter term (its range is too long to read whole).
+
+    PostgreSQL estimates one row for any token range, so given the words together it probes
+    the second word's tokens once per contact of the first (70 ms for "николай панов" at 1M
+    contacts). Both ranges read from the index and intersected in a hash take 7 ms; the ids
+    are then passed as a list, because as a subquery the planner rescans it per row again."""
+    if min(len(t) for t in terms) < 2:
+        return None
+    ids = list(
+        session.scalars(intersect(*(_matches(t) for t in terms)).limit(INTERSECTION_CAP + 1))
+    )
+    return ids if len(ids) <= INTERSECTION_CAP else None
 
 
 def planned_condition(
