@@ -292,6 +292,29 @@ def test_possible_duplicates_are_of_contacts_from_before_the_import(app, ctx, tm
     assert (counts["create"], counts["duplicate"]) == (6, 2)
 
 
+def test_a_row_repeating_an_earlier_batch_is_an_update_in_the_dry_run_too(
+    app, ctx, tmp_path, monkeypatch
+):
+    """The dry run writes nothing, yet a row whose e-mail or phone a row of an earlier batch
+    brings shows as an update of that new contact, as the run then does."""
+    monkeypatch.setattr(importing, "BATCH", 2)
+    text = (
+        "first name,last name,email,phone\n"
+        "Anna,Smith,anna@example.com,\n"
+        "Bob,Brown,,+7 912 345-67-10\n"
+        "Carl,Clark,carl@example.com,\n"
+        "Anna,Smith,,+7 912 345-67-11\n"  # a new phone only: a new contact
+        "Bob,Brown,bob@example.com,8 912 345 67 10\n"  # batch 3, Bob's phone: an update
+        "Anna,Smith-Jones,anna@example.com,\n"  # Anna's e-mail: an update
+    )
+    imp = start(app, write(tmp_path, "repeats.csv", text, "utf-8"))
+    preview = importing.dry_run(db.session, pm(app), imp)
+    db.session.commit()
+    assert [r["action"] for r in preview["rows"]] == ["create"] * 4 + ["update"] * 2
+    counts = importing.run(db.session, pm(app), imp.id, None, batch_size=2)
+    assert (counts["create"], counts["update"]) == (4, 2)
+
+
 def test_a_shared_phone_or_address_with_another_first_name_is_another_person(app, ctx, tmp_path):
     """A family's home phone, a company's info@ address: the row is a new contact, never an
     update that renames the one already there."""
