@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
-from sqlalchemy import JSON, Date, DateTime, delete, func, select, update
+from sqlalchemy import JSON, Date, DateTime, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -1041,38 +1041,23 @@ def _insert(
     session: Session, table, rows: list[dict[str, Any]], returning_ids: bool = False
 ) -> list[int] | None:
     """Many rows into one table in the session's transaction (with their new ids, in order,
-    when asked). SQLite gets them through the driver directly (several times faster than
-    SQLAlchemy's per-row parameter processing), in the formats SQLAlchemy itself stores;
-    other databases through Core executemany."""
+    when asked), through the driver directly: executemany on SQLite, COPY on PostgreSQL
+    (psycopg), several times faster than SQLAlchemy's per-row parameter processing; values
+    in the formats SQLAlchemy itself stores. Other databases go through Core executemany."""
     if not rows:
         return [] if returning_ids else None
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
+    dialect = connection.dialect.name
+    if dialect == "postgresql" and connection.dialect.driver == "psycopg":
+        return _copy_rows(connection, table, rows, returning_ids)
+    if dialect != "sqlite":
         if returning_ids:
             stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
             return list(connection.execute(stmt, rows).scalars())
         connection.execute(table.insert(), rows)
         return None
     columns = list(rows[0])
-    converters = []
-    for name in columns:
-        column_type = table.c[name].type
-        if isinstance(column_type, JSON):
-            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
-        elif isinstance(column_type, DateTime):
-            converters.append(lambda v: v and v.strftime("%Y-%m-%d %H:%M:%S.%f"))
-        elif isinstance(column_type, Date):
-            converters.append(lambda v: v and v.isoformat())
-        else:
-            converters.append(None)
-    plain = [i for i, c in enumerate(converters) if c is None]
-    if len(plain) == len(columns):
-        params = [tuple(row.values()) for row in rows]
-    else:
-        params = [
-            tuple(v if c is None else c(v) for v, c in zip(row.values(), converters, strict=True))
-            for row in rows
-        ]
+    params = _driver_rows(table, columns, rows, dates_as_text=True)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
@@ -1089,6 +1074,52 @@ def _insert(
         return list(range(first, first + len(params)))
     cursor.executemany(sql, params)
     return None
+
+
+def _copy_rows(connection, table, rows: list[dict[str, Any]], returning_ids: bool):
+    """COPY into a PostgreSQL table; new ids are taken from the table's sequence first."""
+    columns = list(rows[0])
+    params = _driver_rows(table, columns, rows, dates_as_text=False)
+    ids = None
+    if returning_ids:
+        ids = sorted(
+            connection.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"table": table.name, "n": len(params)},
+            ).scalars()
+        )
+        columns = ["id", *columns]
+        params = [(i, *v) for i, v in zip(ids, params, strict=True)]
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for values in params:
+                copy.write_row(values)
+    return ids
+
+
+def _driver_rows(table, columns: list[str], rows: list[dict], dates_as_text: bool) -> list[tuple]:
+    """The rows as tuples for the driver: JSON as text, and (SQLite) dates as SQLAlchemy
+    writes them."""
+    converters = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
+        elif dates_as_text and isinstance(column_type, DateTime):
+            converters.append(lambda v: v and v.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        elif dates_as_text and isinstance(column_type, Date):
+            converters.append(lambda v: v and v.isoformat())
+        else:
+            converters.append(None)
+    if all(c is None for c in converters):
+        return [tuple(row.values()) for row in rows]
+    return [
+        tuple(v if c is None else c(v) for v, c in zip(row.values(), converters, strict=True))
+        for row in rows
+    ]
 
 
 def _plain(draft: dict[str, Any]) -> dict[str, Any]:
