@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 from ..models import Contact, ContactEmail, ContactPhone
 from ..models.duplicate import DuplicatePair, MatchKey
 from ..models.types import utcnow
+from .bulk_insert import insert_rows
 from .dedup_reasons import describe_all
 
 THRESHOLD = 60
@@ -258,8 +259,7 @@ def scan(
         if not chunk:
             break
         rows = [{"key": k, "contact_id": cid} for cid, d in chunk.items() for k in keys_of(ms, d)]
-        if rows:  # Core executemany: no ORM bookkeeping for millions of rows
-            session.connection().execute(MatchKey.__table__.insert(), rows)
+        insert_rows(session, MatchKey.__table__, rows)  # millions of rows: no ORM
         key_count += len(rows)
         after = max(chunk)
         done += len(chunk)
@@ -453,8 +453,7 @@ def check_contacts(
     data = _load_ids(session, ids)  # archived and erased contacts get no keys and no pairs
     mine = {cid: keys_of(ms, d) for cid, d in data.items()}
     rows = [{"key": k, "contact_id": cid} for cid, keys in mine.items() for k in keys]
-    for part in _chunks(rows):
-        session.execute(insert(MatchKey), part)
+    insert_rows(session, MatchKey.__table__, rows)
     all_keys = {k for keys in mine.values() for k in keys}
     members, shared = _neighbours(session, all_keys, block_cap, big=big_keys)
     wanted: set[tuple[int, int]] = set()

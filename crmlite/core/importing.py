@@ -17,7 +17,6 @@ so a failure part-way leaves whole batches only and a re-run continues after the
 
 import csv
 import io
-import json
 import os
 import sqlite3
 import uuid
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
-from sqlalchemy import JSON, Date, DateTime, delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -50,6 +49,7 @@ from ..models.types import utcnow
 from . import contacts as contacts_core
 from . import dedup, history, import_reading, names, purchase_import
 from . import tags as tags_core
+from .bulk_insert import insert_rows
 from .i18n import _
 from .import_mapping import auto_map, is_target
 from .search import MAX_TOKEN, contact_tokens
@@ -747,7 +747,7 @@ def _run(session: Session, pm, import_id: int, user_id, progress, batch_size) ->
         for batch in _row_batches(pm, imp, planner, batch_size, after=start, ahead=True):
             rows = planner.plan(batch)
             if is_purchases(imp):
-                counts = purchase_import.write(session, imp, rows, user_id, _insert)
+                counts = purchase_import.write(session, imp, rows, user_id, insert_rows)
             else:
                 counts = _write(session, imp, rows, user_id)
             imp = session.get(Import, import_id)
@@ -912,7 +912,7 @@ def _write(session: Session, imp: Import, rows: list[_Row], user_id: int | None)
                 version=1,
             )
             contact_rows.append(row)
-        ids = _insert(session, Contact.__table__, contact_rows, returning_ids=True)
+        ids = insert_rows(session, Contact.__table__, contact_rows, returning_ids=True)
         for state, contact_id in zip(created, ids, strict=True):
             state.contact_id = contact_id
             v = state.values
@@ -1007,7 +1007,7 @@ def _write(session: Session, imp: Import, rows: list[_Row], user_id: int | None)
         (ContactHistory.__table__, entries),
         (contact_tags, tagged),
     ):
-        _insert(session, table, rows_)
+        insert_rows(session, table, rows_)
     counts: Counter = Counter()
     items = []
     first_row: dict[int, int] = {}
@@ -1033,93 +1033,8 @@ def _write(session: Session, imp: Import, rows: list[_Row], user_id: int | None)
                 first_row[r.state.contact_id] = r.row
                 item["before"] = befores[r.state.contact_id]
         items.append(item)
-    _insert(session, ImportItem.__table__, items)
+    insert_rows(session, ImportItem.__table__, items)
     return counts
-
-
-def _insert(
-    session: Session, table, rows: list[dict[str, Any]], returning_ids: bool = False
-) -> list[int] | None:
-    """Many rows into one table in the session's transaction (with their new ids, in order,
-    when asked), through the driver directly: executemany on SQLite, COPY on PostgreSQL
-    (psycopg), several times faster than SQLAlchemy's per-row parameter processing; values
-    in the formats SQLAlchemy itself stores. Other databases go through Core executemany."""
-    if not rows:
-        return [] if returning_ids else None
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect == "postgresql" and connection.dialect.driver == "psycopg":
-        return _copy_rows(connection, table, rows, returning_ids)
-    if dialect != "sqlite":
-        if returning_ids:
-            stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-            return list(connection.execute(stmt, rows).scalars())
-        connection.execute(table.insert(), rows)
-        return None
-    columns = list(rows[0])
-    params = _driver_rows(table, columns, rows, dates_as_text=True)
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
-    cursor = connection.connection.driver_connection.cursor()
-    if returning_ids:
-        # The first row gets its id from SQLite; the write lock this transaction now holds
-        # keeps every other writer out, so the next ids are free and the rest go in at once.
-        cursor.execute(sql, params[0])
-        first = cursor.lastrowid
-        if len(params) > 1:
-            sql = f"INSERT INTO {table.name} (id, {', '.join(columns)}) VALUES "
-            sql += f"({', '.join('?' * (len(columns) + 1))})"
-            cursor.executemany(sql, [(first + n, *v) for n, v in enumerate(params[1:], 1)])
-        return list(range(first, first + len(params)))
-    cursor.executemany(sql, params)
-    return None
-
-
-def _copy_rows(connection, table, rows: list[dict[str, Any]], returning_ids: bool):
-    """COPY into a PostgreSQL table; new ids are taken from the table's sequence first."""
-    columns = list(rows[0])
-    params = _driver_rows(table, columns, rows, dates_as_text=False)
-    ids = None
-    if returning_ids:
-        ids = sorted(
-            connection.execute(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"table": table.name, "n": len(params)},
-            ).scalars()
-        )
-        columns = ["id", *columns]
-        params = [(i, *v) for i, v in zip(ids, params, strict=True)]
-    with connection.connection.driver_connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for values in params:
-                copy.write_row(values)
-    return ids
-
-
-def _driver_rows(table, columns: list[str], rows: list[dict], dates_as_text: bool) -> list[tuple]:
-    """The rows as tuples for the driver: JSON as text, and (SQLite) dates as SQLAlchemy
-    writes them."""
-    converters = []
-    for name in columns:
-        column_type = table.c[name].type
-        if isinstance(column_type, JSON):
-            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
-        elif dates_as_text and isinstance(column_type, DateTime):
-            converters.append(lambda v: v and v.strftime("%Y-%m-%d %H:%M:%S.%f"))
-        elif dates_as_text and isinstance(column_type, Date):
-            converters.append(lambda v: v and v.isoformat())
-        else:
-            converters.append(None)
-    if all(c is None for c in converters):
-        return [tuple(row.values()) for row in rows]
-    return [
-        tuple(v if c is None else c(v) for v, c in zip(row.values(), converters, strict=True))
-        for row in rows
-    ]
 
 
 def _plain(draft: dict[str, Any]) -> dict[str, Any]:

@@ -462,7 +462,7 @@ def write(session: Session, imp, rows: list, user_id: int | None, insert) -> dic
     """Write one batch (in the caller's transaction): the purchases, one import item per
     row, the contacts' summary and promotions. Returns the batch's counts.
 
-    insert: importing._insert (fast bulk insert)."""
+    insert: bulk_insert.insert_rows."""
     now = utcnow()
     new = [r for r in rows if r.action == "create"]
     contact_ids = {r.draft["_contact_id"] for r in new}
