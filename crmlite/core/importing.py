@@ -456,10 +456,10 @@ class _Planner:
         return states
 
     def plan(self, batch: import_reading.Batch) -> list[_Row]:
-        rows = []
-        for n, draft, checked in batch:
-            checked = checked or self.check(draft)
-            rows.append(_Row(n, draft, checked.clean, checked.keys, checked.tags, checked.error))
+        rows = [
+            _Row(n, draft, checked.clean, checked.keys, checked.tags, checked.error)
+            for n, draft, checked in batch
+        ]
         valid = [r for r in rows if r.clean is not None]
         matches = self._matches(valid)
         states = self._load(set(matches.values()))
@@ -778,6 +778,8 @@ def check_duplicates(
     a batch per transaction; returns how many were checked. The import's own report is
     ready before this: its rows are in, and the finder's pairs follow (docs/importing.md)."""
     imp = session.get(Import, import_id)
+    if is_purchases(imp):  # its items are purchases; their contacts were not changed
+        return 0
     total = items_count(session, imp, "create") + items_count(session, imp, "update")
     big_keys: set[str] = set()  # finder keys past the block cap: not counted again per batch
     checked = 0

@@ -88,8 +88,7 @@ def import_job(ctx: JobContext) -> dict:
             ctx.session, _pm(), import_id, ctx.job.created_by_id, progress=ctx.progress
         )
         # The report is ready now; the duplicate finder then goes over the new contacts.
-        if not importing.is_purchases(ctx.session.get(Import, import_id)):
-            importing.check_duplicates(ctx.session, _pm(), import_id, progress=ctx.progress)
+        importing.check_duplicates(ctx.session, _pm(), import_id, progress=ctx.progress)
         return counts
 
     return _guarded(ctx, work)
