@@ -22,6 +22,7 @@ import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -51,6 +52,7 @@ from . import dedup, history, import_reading, names, purchase_import
 from . import tags as tags_core
 from .bulk_insert import insert_rows
 from .i18n import _
+from .import_checking import FieldSpec, RowChecker
 from .import_mapping import auto_map, is_target
 from .search import MAX_TOKEN, contact_tokens
 from .text import fold
@@ -58,6 +60,7 @@ from .text import fold
 # Rows per transaction. On SQLite each commit costs a WAL checkpoint (~80 ms here, whatever
 # the batch holds): 5,000 rows took a 100k-row import from 39 s to 29 s (bench/import.py).
 BATCH = 5000
+IMPORT_CACHE_KIB = 16 * 1024  # SQLite page cache while an import writes
 PREVIEW_ROWS = 20
 SAMPLE_SIZE = 64 * 1024
 ACTIONS = ("create", "update", "unchanged", "error")
@@ -310,80 +313,14 @@ class _Row:
     state: _State | None = None
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """What contacts.validate reads of a custom field (picklable, unlike the model)."""
-
-    key: str
-    kind: str
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Checked:
-    clean: dict[str, Any] | None
-    keys: list[tuple[str, str]]
-    tags: list[str]
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class RowChecker:
-    """Checks and normalizes one draft, with no session: a helper process runs it for big
-    files (core.import_reading)."""
-
-    region: str
-    fields: tuple[FieldSpec, ...]
-    users: dict[str, int]  # lower-cased e-mail -> user id
-
-    @classmethod
-    def for_import(cls, session: Session, imp: Import) -> "RowChecker":
-        fields = tuple(
-            FieldSpec(f.key, f.kind, tuple(f.choices or ()))
-            for f in contacts_core.custom_fields(session)
-        )
-        users = {(u.email or "").lower(): u.id for u in session.scalars(select(User))}
-        return cls(imp.options.get("region") or "RU", fields, users)
-
-    def __call__(self, draft: dict[str, Any]) -> Checked:
-        if draft.get("_error"):
-            return Checked(None, [], [], draft["_error"])
-        raw = {k: v for k, v in draft.items() if not k.startswith("_")}
-        external_id = str(raw.pop("external_id", "") or "").strip()[:200]
-        tag_names = raw.pop("tags", None) or []
-        owner = str(raw.pop("owner", "") or "").strip()
-        problems: list[str] = []
-        tags: list[str] = []
-        if owner:
-            owner_id = self.users.get(owner.lower())
-            if owner_id is None and owner.isdigit() and int(owner) in self.users.values():
-                owner_id = int(owner)
-            if owner_id is None:
-                problems.append(_("owner: no user “%(value)s”", value=owner))
-            raw["owner_id"] = owner_id
-        try:
-            # A phone that fails only the number-range check is kept, flagged invalid, for
-            # the review queue (docs/reviews.md) instead of losing the whole row.
-            clean = contacts_core.validate(raw, self.region, self.fields, keep_invalid_phones=True)
-        except contacts_core.ContactInvalid as exc:
-            problems.extend(f"{k}: {v}" for k, v in exc.errors.items())
-            clean = None
-        for name in tag_names:
-            try:
-                tags.append(tags_core.clean_name(name))
-            except tags_core.TagError as exc:
-                problems.append(f"tags: {exc}")
-        if clean is not None and not any(clean.get(n) for n in contacts_core.IDENTITY_FIELDS):
-            problems.append(_("The row has no name, company, e-mail or phone."))
-        if problems:
-            return Checked(None, [], tags, "; ".join(problems))
-        keys: list[tuple[str, str]] = []
-        if external_id:
-            clean["external_id"] = external_id
-            keys.append(("x", external_id))
-        keys += [("e", i.value) for i in clean.get("emails", ())]
-        keys += [("p", i.value) for i in clean.get("phones", ())]
-        return Checked(clean, keys, tags)
+def row_checker(session: Session, imp: Import) -> RowChecker:
+    """The row checker of an import: its region, the custom fields and the users by e-mail."""
+    fields = tuple(
+        FieldSpec(f.key, f.kind, tuple(f.choices or ()))
+        for f in contacts_core.custom_fields(session)
+    )
+    users = {(u.email or "").lower(): u.id for u in session.scalars(select(User))}
+    return RowChecker(imp.options.get("region") or "RU", fields, users)
 
 
 class _Planner:
@@ -393,7 +330,7 @@ class _Planner:
         self.session = session
         self.imp = imp
         self.dry = dry
-        self.check = RowChecker.for_import(session, imp)
+        self.check = row_checker(session, imp)
         # Dry run only: keys of contacts earlier batches would create, so a repeat later in
         # the file shows as an update.
         self.seen = _SeenKeys() if dry else None
@@ -745,11 +682,12 @@ def _run(session: Session, pm, import_id: int, user_id, progress, batch_size) ->
     planner = _planner(session, imp, dry=False)
     try:
         for batch in _row_batches(pm, imp, planner, batch_size, after=start, ahead=True):
-            rows = planner.plan(batch)
-            if is_purchases(imp):
-                counts = purchase_import.write(session, imp, rows, user_id, insert_rows)
-            else:
-                counts = _write(session, imp, rows, user_id)
+            with _small_page_cache(session):
+                rows = planner.plan(batch)
+                if is_purchases(imp):
+                    counts = purchase_import.write(session, imp, rows, user_id, insert_rows)
+                else:
+                    counts = _write(session, imp, rows, user_id)
             imp = session.get(Import, import_id)
             merged = Counter(imp.counts or {})
             merged.update(counts)
@@ -766,6 +704,23 @@ def _run(session: Session, pm, import_id: int, user_id, progress, batch_size) ->
         imp.counts = {action: 0, **imp.counts}
     session.commit()
     return dict(imp.counts)
+
+
+@contextmanager
+def _small_page_cache(session: Session) -> Iterator[None]:
+    """A smaller SQLite page cache while an import's batch is written or checked for
+    duplicates. The app's is 64 MB per connection, for the list pages; the import would fill
+    it (a 1M-row import: 248 -> 197 MB peak, no slower; bench/import.py)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
 def check_duplicates(
@@ -799,7 +754,8 @@ def check_duplicates(
             if not items:
                 break
             ids = {i.contact_id for i in items if i.contact_id is not None}
-            dedup.check_contacts(session, ids, pm, big_keys=big_keys)
+            with _small_page_cache(session):
+                dedup.check_contacts(session, ids, pm, big_keys=big_keys)
             session.commit()
             checked += len(items)
             last_row = items[-1].row

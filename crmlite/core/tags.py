@@ -11,21 +11,12 @@ from ..models.types import utcnow
 from . import history
 from .i18n import _
 from .text import fold
+from .validation import TagError, clean_tag_name  # noqa: F401  (TagError: for callers)
 
 COLOURS = ("#6c757d", "#0d6efd", "#198754", "#dc3545", "#fd7e14", "#6f42c1", "#20c997", "#d63384")
 
 
-class TagError(ValueError):
-    pass
-
-
-def clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
-    if not name:
-        raise TagError(_("A tag needs a name."))
-    if len(name) > 100:
-        raise TagError(_("A tag name has at most 100 characters."))
-    return name
+clean_name = clean_tag_name
 
 
 def find(session: Session, name: str) -> Tag | None:

@@ -4,14 +4,10 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.validation import GENDERS, SOURCES, STAGES, TEMPERATURES  # noqa: F401
 from ..extensions import db
 from .tag import Tag, contact_tags
 from .types import utcnow
-
-SOURCES = ("web_form", "import", "event", "referral", "ads", "other")
-STAGES = ("potential", "customer", "key_client", "former")
-TEMPERATURES = ("cold", "warm", "hot")
-GENDERS = ("female", "male", "other")
 
 
 class Contact(db.Model):
