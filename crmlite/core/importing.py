@@ -735,6 +735,7 @@ def check_duplicates(
     imp = session.get(Import, import_id)
     if is_purchases(imp):  # its items are purchases; their contacts were not changed
         return 0
+    import_reading.pin_malloc_threshold()
     total = items_count(session, imp, "create") + items_count(session, imp, "update")
     big_keys: set[str] = set()  # finder keys past the block cap: not counted again per batch
     checked = 0
