@@ -11,12 +11,10 @@ from ..models.types import utcnow
 from . import history
 from .i18n import _
 from .text import fold
-from .validation import TagError, clean_tag_name  # noqa: F401  (TagError: for callers)
+from .validation import TagError
+from .validation import clean_tag_name as clean_name
 
 COLOURS = ("#6c757d", "#0d6efd", "#198754", "#dc3545", "#fd7e14", "#6f42c1", "#20c997", "#d63384")
-
-
-clean_name = clean_tag_name
 
 
 def find(session: Session, name: str) -> Tag | None:
